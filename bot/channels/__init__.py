@@ -1,0 +1,1 @@
+"""Channels: thin adapters that translate between a medium and the core's replies."""
