@@ -16,6 +16,10 @@ class Assistant:
         """Understand ``text`` from ``user`` in ``chat`` and return the one reply to it."""
         return Reply(text="你好!请告诉我你的证书和用途,例如「中级会计能落户吗」。")
 
+    def reset(self, chat: str, user: str) -> Reply:
+        """Forget this person's conversation and say so."""
+        return Reply(text="好的,已清空我们的对话。请告诉我你的证书和用途。")
+
     def pending(self, chat: str, user: str) -> tuple[str | None, int]:
         """The slot this person's conversation waits for and the turn number of that question."""
         return None, 0
