@@ -1,0 +1,456 @@
+"""WeChat Official Account (公众号) channel: the callback server WeChat posts messages to.
+
+``python -m bot wechat [--listen HOST:PORT] [--path /wechat] [--store PATH]`` serves the
+message callback of 公众号后台 → 基本配置 → 服务器配置 on aiohttp. Settings come from the
+environment:
+
+    WECHAT_TOKEN     the 令牌 (Token) of 服务器配置 (required)
+    WECHAT_APP_ID    the AppID (required with an AES key)
+    WECHAT_AES_KEY   the EncodingAESKey (43 characters) for 安全模式 and 兼容模式
+    BOT_STORE        the SQLite state file (default ``wechat.sqlite3``; ``--store`` overrides)
+
+Every request is signed by WeChat; a request whose signature is missing or wrong, or whose
+timestamp is more than five minutes off, is refused before its body is read. Text messages go
+to the core with chat = user = the sender's openid, and the reply goes back as a passive reply
+(encrypted when the request was). A WeChat retry of a message (same MsgId) gets the reply
+already given: ``Store.seen`` runs each message through the core once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import enum
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+from aiohttp import web
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import BaseEvent
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.messages import BaseMessage, TextMessage
+from wechatpy.utils import check_signature
+
+from bot.assistant import build_assistant
+from bot.channels.wechat_text import (
+    ONLY_TEXT,
+    TROUBLE,
+    WELCOME,
+    choice_index,
+    is_reset,
+    render_reply,
+)
+from bot.protocol import Reply
+from bot.store import State, Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_CLOCK_SKEW = 300.0
+DEFAULT_STORE = "wechat.sqlite3"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_PATH = "/wechat"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ConfigError(Exception):
+    """The settings cannot start the server; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the WeChat channel needs to run.
+
+    Attributes:
+        token: the 令牌 WeChat signs every request with.
+        app_id: the account's AppID; needed to decrypt with ``aes_key``.
+        aes_key: the EncodingAESKey, or empty for 明文模式 only.
+        store_path: the SQLite state file.
+        host: the address to listen on.
+        port: the port to listen on.
+        path: the URL path of the callback.
+    """
+
+    token: str
+    app_id: str = ""
+    aes_key: str = ""
+    store_path: str = DEFAULT_STORE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    path: str = DEFAULT_PATH
+
+
+class Core(Protocol):
+    """The part of ``bot.assistant.Assistant`` this channel uses."""
+
+    def handle(self, chat: str, user: str, text: str) -> Reply: ...
+
+    def reset(self, chat: str, user: str) -> Reply: ...
+
+
+class Kind(enum.Enum):
+    """What to do with an incoming message."""
+
+    TEXT = "text"  # goes to the core
+    WELCOME = "welcome"  # a new follower: welcome and help
+    SILENT = "silent"  # unsubscribe and other events: no reply
+    OTHER = "other"  # image, voice, …: say that only text is understood
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A parsed callback message, checked once at the edge.
+
+    Attributes:
+        kind: how the channel answers it.
+        sender: the sender's openid (FromUserName).
+        key: the de-duplication key of the message in the store.
+        text: the text of a text message, else empty.
+        message: the wechatpy message, to address the reply.
+    """
+
+    kind: Kind
+    sender: str
+    key: str
+    text: str
+    message: BaseMessage
+
+
+class BadMessage(Exception):
+    """The body is not a WeChat message (the reason never includes the body)."""
+
+
+# --- the dialog step: options in the store, the core, the rendered reply ---------------------
+
+
+def options_key(openid: str) -> str:
+    """The store key of the options last offered to ``openid``."""
+    return f"wechat-options:{openid}"
+
+
+def answer_text(core: Core, store: Store, openid: str, text: str) -> str:
+    """One dialog step for a text message: resolve a numbered answer, ask the core, render.
+
+    The options offered with the reply are kept in ``store`` so that a digit sent later (even
+    after a restart) maps back to its option.
+    """
+    if is_reset(text):
+        reply = core.reset(openid, openid)
+    else:
+        reply = core.handle(openid, openid, resolve_choice(store, openid, text))
+    remember_options(store, openid, reply.options)
+    return render_reply(reply.text, reply.options)
+
+
+def resolve_choice(store: Store, openid: str, text: str) -> str:
+    """The option ``text`` picks by number, or ``text`` itself."""
+    state = store.load(options_key(openid)) or {}
+    options = [str(option) for option in state.get("options", [])]
+    index = choice_index(text, len(options))
+    return text if index is None else options[index]
+
+
+def remember_options(store: Store, openid: str, options: Sequence[str]) -> None:
+    """Keep the options just offered to ``openid`` (none clears the old ones)."""
+
+    def change(_old: State | None) -> tuple[State | None, None]:
+        return ({"options": list(options)} if options else None), None
+
+    store.update(options_key(openid), change)
+
+
+# --- parsing at the edge ---------------------------------------------------------------------
+
+
+def parse_incoming(xml: str) -> Incoming:
+    """Parse a callback body into an ``Incoming``.
+
+    Raises:
+        BadMessage: when ``xml`` is not a WeChat message.
+    """
+    try:
+        message = parse_message(xml)
+        sender, account = message.source, message.target
+        msg_id = message.id
+        text = message.content if isinstance(message, TextMessage) else ""
+    # wechatpy lets whatever xmltodict, expat and its field converters raise escape.
+    except Exception as exc:
+        raise BadMessage(type(exc).__name__) from None
+    if not (isinstance(sender, str) and sender and isinstance(account, str) and account):
+        raise BadMessage("no FromUserName or ToUserName")
+    if not isinstance(text, str | None):
+        raise BadMessage("Content is not text")
+    key = f"wechat:{msg_id}" if msg_id else f"wechat:{sender}:{message.time}"
+    return Incoming(_kind(message), sender, key, text or "", message)
+
+
+def _kind(message: BaseMessage) -> Kind:
+    if isinstance(message, TextMessage):
+        return Kind.TEXT
+    if isinstance(message, BaseEvent):
+        return Kind.WELCOME if message.event.startswith("subscribe") else Kind.SILENT
+    # parse_message gives an UnknownMessage for events it has no class for, too.
+    raw_type = str(getattr(message, "_data", {}).get("MsgType", "")).lower()
+    return Kind.SILENT if raw_type == "event" else Kind.OTHER
+
+
+# --- the HTTP handlers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The callback endpoint: URL verification (GET) and messages (POST)."""
+
+    settings: Settings
+    core: Core
+    store: Store
+    crypto: WeChatCrypto | None
+    clock: Callable[[], float]
+
+    async def verify_url(self, request: web.Request) -> web.Response:
+        """Answer WeChat's URL check by echoing ``echostr`` when the signature holds."""
+        self._authenticate(request)
+        echo = request.query.get("echostr")
+        if not echo:
+            raise web.HTTPBadRequest(text="missing echostr")
+        return web.Response(text=echo)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """Handle one pushed message and answer with a passive reply (or ``success``)."""
+        started = time.perf_counter()
+        self._authenticate(request)
+        body = await _read_body(request)
+        encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+        xml = self._decrypt(request, body) if encrypted else _decode(request, body)
+        try:
+            incoming = parse_incoming(xml)
+        except BadMessage as exc:
+            _reject(request, web.HTTPBadRequest, f"malformed message ({exc})")
+        content = self._answer(incoming)
+        log.info(
+            "%s from %s… answered in %.1f ms",
+            incoming.kind.value,
+            incoming.sender[:8],
+            (time.perf_counter() - started) * 1000,
+        )
+        if content is None:
+            return web.Response(text="success")
+        return web.Response(
+            text=self._render(request, incoming, content, encrypted),
+            content_type="application/xml",
+        )
+
+    def _authenticate(self, request: web.Request) -> None:
+        query = request.query
+        signature, timestamp, nonce = (
+            query.get(k, "") for k in ("signature", "timestamp", "nonce")
+        )
+        if not (signature and timestamp and nonce):
+            _reject(request, web.HTTPForbidden, "unsigned request")
+        try:
+            check_signature(self.settings.token, signature, timestamp, nonce)
+        except InvalidSignatureException:
+            _reject(request, web.HTTPForbidden, "wrong signature")
+        if not _fresh(timestamp, self.clock()):
+            _reject(request, web.HTTPForbidden, "stale or future timestamp")
+
+    def _decrypt(self, request: web.Request, body: bytes) -> str:
+        if self.crypto is None:
+            _reject(request, web.HTTPBadRequest, "encrypted message but WECHAT_AES_KEY is not set")
+        msg_signature = request.query.get("msg_signature", "")
+        if not msg_signature:
+            _reject(request, web.HTTPForbidden, "encrypted message without msg_signature")
+        query = request.query
+        try:
+            xml = self.crypto.decrypt_message(
+                body, msg_signature, query["timestamp"], query["nonce"]
+            )
+        except InvalidSignatureException:
+            _reject(request, web.HTTPForbidden, "wrong msg_signature")
+        # base64, AES padding, app id and XML errors all surface as different exception types.
+        except Exception as exc:
+            _reject(request, web.HTTPBadRequest, f"cannot decrypt ({type(exc).__name__})")
+        return str(xml)
+
+    def _answer(self, incoming: Incoming) -> str | None:
+        if incoming.kind is Kind.WELCOME:
+            return WELCOME
+        if incoming.kind is Kind.OTHER:
+            return ONLY_TEXT
+        if incoming.kind is Kind.SILENT:
+            return None
+        try:
+            content, fresh = self.store.seen(
+                incoming.key,
+                lambda: answer_text(self.core, self.store, incoming.sender, incoming.text),
+            )
+        # Not stored, so WeChat's retry tries again; the person never sees exception text.
+        except Exception:
+            log.exception("the core failed on %s", incoming.key)
+            return TROUBLE
+        if not fresh:
+            log.info("%s is a retry: the stored reply is sent again", incoming.key)
+        return content
+
+    def _render(
+        self, request: web.Request, incoming: Incoming, content: str, encrypted: bool
+    ) -> str:
+        xml = str(create_reply(content, incoming.message).render())
+        if not encrypted or self.crypto is None:
+            return xml
+        timestamp = str(int(self.clock()))
+        return str(self.crypto.encrypt_message(xml, request.query["nonce"], timestamp))
+
+
+def _reject(request: web.Request, error: type[web.HTTPError], reason: str) -> NoReturn:
+    """Log why a request is refused (never its body) and refuse it."""
+    log.warning("%s %s refused: %s", request.method, request.path, reason)
+    raise error(text=reason)
+
+
+def _fresh(timestamp: str, now: float) -> bool:
+    try:
+        return abs(now - int(timestamp)) <= MAX_CLOCK_SKEW
+    except ValueError:
+        return False
+
+
+async def _read_body(request: web.Request) -> bytes:
+    size = request.content_length
+    if size is not None and size > MAX_BODY:
+        log.warning("%s %s refused: body of %d bytes", request.method, request.path, size)
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
+    try:
+        return await request.read()  # client_max_size stops bodies without a length
+    except web.HTTPRequestEntityTooLarge:
+        log.warning("%s %s refused: body over %d bytes", request.method, request.path, MAX_BODY)
+        raise
+
+
+def _decode(request: web.Request, body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        _reject(request, web.HTTPBadRequest, "body is not UTF-8")
+
+
+# --- composition root ------------------------------------------------------------------------
+
+
+def make_crypto(settings: Settings) -> WeChatCrypto | None:
+    """The message crypto for 安全模式/兼容模式, or None without an AES key."""
+    if not settings.aes_key:
+        return None
+    return WeChatCrypto(settings.token, settings.aes_key, settings.app_id)
+
+
+def create_app(
+    settings: Settings, core: Core, store: Store, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    """The aiohttp application serving the callback at ``settings.path``.
+
+    Args:
+        settings: token, keys and path.
+        core: the assistant to hand text messages to.
+        store: where replies already given and the offered options are kept.
+        clock: the current Unix time (for the timestamp check and reply timestamps).
+    """
+    callback = Callback(settings, core, store, make_crypto(settings), clock)
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_get(settings.path, callback.verify_url)
+    app.router.add_post(settings.path, callback.receive)
+    return app
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m bot wechat", description="微信公众号回调服务")
+    parser.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT (默认 %(default)s)")
+    parser.add_argument("--path", default=DEFAULT_PATH, help="回调 URL 路径 (默认 %(default)s)")
+    parser.add_argument("--store", help=f"状态文件 (默认 $BOT_STORE 或 {DEFAULT_STORE})")
+    return parser
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as a host and a port.
+
+    Raises:
+        ConfigError: when ``listen`` is not of that form.
+    """
+    host, _, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--listen 应为 HOST:PORT,收到 {listen!r} / --listen must be HOST:PORT")
+    return host, int(port)
+
+
+def _check_aes_key(aes_key: str, app_id: str) -> None:
+    if not app_id:
+        raise ConfigError(
+            "设置了 WECHAT_AES_KEY 但未设置 WECHAT_APP_ID / WECHAT_APP_ID is not set"
+        )
+    try:
+        key = base64.b64decode(aes_key + "=", validate=True)
+    except binascii.Error:
+        key = b""
+    if len(aes_key) != 43 or len(key) != 32:
+        raise ConfigError(
+            "WECHAT_AES_KEY 应为 43 位 EncodingAESKey / WECHAT_AES_KEY must have 43 characters"
+        )
+
+
+def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    """Settings from the command line and the environment.
+
+    Raises:
+        ConfigError: when a setting is missing or malformed (a one-line message).
+    """
+    args = _parser().parse_args(list(argv))
+    token = environ.get("WECHAT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("未设置 WECHAT_TOKEN(服务器配置的令牌)/ WECHAT_TOKEN is not set")
+    app_id = environ.get("WECHAT_APP_ID", "").strip()
+    aes_key = environ.get("WECHAT_AES_KEY", "").strip()
+    if aes_key:
+        _check_aes_key(aes_key, app_id)
+    if not args.path.startswith("/"):
+        raise ConfigError(f"--path 应以 / 开头,收到 {args.path!r} / --path must start with /")
+    host, port = parse_listen(args.listen)
+    store_path = args.store or environ.get("BOT_STORE", "").strip() or DEFAULT_STORE
+    return Settings(token, app_id, aes_key, store_path, host, port, args.path)
+
+
+def main(argv: list[str]) -> int:
+    """Run the WeChat callback server until interrupted; return the exit status."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(argv, os.environ)
+        store = open_store(settings.store_path)
+    except (ConfigError, StoreError) as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(settings, build_assistant(store), store)
+        mode = "明文/兼容/安全模式" if settings.aes_key else "明文模式"
+        url = f"http://{settings.host}:{settings.port}{settings.path}"
+        log.info("WeChat callback at %s (%s), state in %s", url, mode, settings.store_path)
+        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    except OSError as exc:
+        print(f"错误 / error: 无法监听 {settings.host}:{settings.port} ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,315 @@
+"""Where a question is chosen: one conversation step, from a message to a reply and new state.
+
+The conversation state is a JSON-able dict (it lives in the store):
+``state`` (a dialog state id), ``turn`` (number of the last question), ``facts`` (slot → value,
+plus ``credential``, ``surface``, ``level``, ``purpose``), ``asked`` (slots asked for the current
+question: never asked twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dialog import Dialog
+from bot.facts import UNKNOWN
+from bot.knowledge import Knowledge
+from bot.protocol import Reply, Result
+from bot.replies import Writer
+from bot.rules import OPEN, Decision, decide
+from bot.understand import Understander, Understanding
+
+State = dict[str, Any]
+# Facts about the person (kept when they ask about another certificate) vs. about one
+# certificate (dropped with it).
+PERSON_FACTS = ("purpose", "social_insurance", "stem_degree", "at_firm")
+NOTE_SLOTS = ("social_insurance", "job_match", "stem_degree", "where_obtained", "at_firm")
+
+
+def new_state(dialog: Dialog) -> State:
+    return {"state": dialog.start, "turn": 0, "facts": {}, "asked": []}
+
+
+class Engine:
+    """The dialog engine: ``step(state, text) -> (state, reply)``, pure apart from its data."""
+
+    def __init__(self, kb: Knowledge, dialog: Dialog) -> None:
+        self.kb, self.dialog = kb, dialog
+        self.nlu = Understander(kb)
+        self.writer = Writer(kb, dialog)
+        self.t = dialog.replies
+
+    # --- the step ----------------------------------------------------------------------------
+
+    def step(self, state: State | None, text: str) -> tuple[State, Reply]:
+        """Handle one message. Never raises on any input text."""
+        conv = _valid(state, self.dialog) or new_state(self.dialog)
+        asking = self.dialog.states[conv["state"]].slot
+        u = self.nlu.understand(text, asking, conv.get("ask_multiple"))
+        if asking and u.choice is not None:
+            options = conv.get("options") or []
+            if 1 <= u.choice <= len(options):
+                u = self.nlu.understand(options[u.choice - 1], asking, conv.get("ask_multiple"))
+        if u.intent == "reset":
+            return new_state(self.dialog), Reply(self.t["reset"])
+        if u.intent == "cancel":
+            fresh = new_state(self.dialog)
+            fresh["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS[1:]}
+            return fresh, Reply(self.t["cancel"])
+        special = self._special(conv, u, asking)
+        if special is not None:
+            return special
+        notes: list[str] = []
+        if asking:
+            self._take_answer(conv, u, asking, notes)
+        else:
+            if not self._take_opening(conv, u):
+                return conv, self._help(conv, asking, not_understood=not u.intent)
+        return self._advance(conv, u, notes)
+
+    def _special(self, conv: State, u: Understanding, asking: str | None) -> tuple[
+            State, Reply] | None:
+        """Help, lookups and note questions: answered without touching the pending question."""
+        if not u.text:
+            return conv, self._help(conv, asking, not_understood=True)
+        if u.intent == "help":
+            return conv, self._help(conv, asking)
+        if u.code_row:
+            return self._info(conv, u, self.kb.rows[u.code_row])
+        if u.intent == "note_question" and (asking is None or not u.facts.get(asking)):
+            return self._note_answer(conv, u)
+        if u.intent == "lookup" and u.match is not None:
+            return self._lookup(conv, u)
+        if u.intent == "greeting" and u.match is None and not u.purpose and not u.facts:
+            return conv, self._help(conv, asking)
+        return None
+
+    # --- taking facts ------------------------------------------------------------------------
+
+    def _take_opening(self, conv: State, u: Understanding) -> bool:
+        """A message with no question pending. False when it says nothing the bot can use."""
+        facts = conv["facts"]
+        if u.match is not None:
+            self._new_credential(conv, u)
+        elif u.purpose and facts.get("credential"):
+            if u.purpose != facts.get("purpose"):
+                conv["asked"] = []
+        elif not (u.purpose or (u.facts and facts.get("credential")) or u.cert_hint
+                  or u.vague_purpose):
+            return False
+        facts = conv["facts"]
+        if u.purpose:
+            facts["purpose"] = u.purpose
+        facts.update(u.facts)
+        if u.match is None and u.cert_hint and not facts.get("credential") and (
+                u.purpose or u.vague_purpose):
+            conv["not_found"] = u.text
+        return True
+
+    def _take_answer(self, conv: State, u: Understanding, asking: str, notes: list[str]) -> None:
+        facts = conv["facts"]
+        if asking == "credential":
+            if u.match is not None:
+                self._new_credential(conv, u)
+            else:
+                conv["not_found"] = u.text if u.cert_hint and not u.unknown else ""
+        elif u.match is not None and (u.correction or _changes(u, facts)) and not (
+                asking == "level" and self._level_of(conv, u)):
+            self._new_credential(conv, u)
+        elif asking == "level":
+            level = self._level_of(conv, u)
+            if level is None:
+                notes.append(self.t["answer_unclear"].format(answer=u.text[:20]))
+                conv["level_unknown"] = True
+            else:
+                self._set_level(conv, level)
+        elif asking == "purpose":
+            if u.purpose:
+                facts["purpose"] = u.purpose
+            else:
+                conv["purpose_unknown"] = True
+        else:
+            value = u.facts.get(asking)
+            if value is None:
+                value = UNKNOWN
+                if not u.unknown:
+                    notes.append(self.t["answer_unclear"].format(answer=u.text[:20]))
+            facts[asking] = value
+        facts = conv["facts"]
+        if u.purpose and asking != "purpose":
+            facts["purpose"] = u.purpose
+        for slot, value in u.facts.items():
+            if slot != asking:
+                facts[slot] = value
+
+    def _new_credential(self, conv: State, u: Understanding) -> None:
+        """Start a question about another certificate; facts about the person carry over."""
+        assert u.match is not None
+        conv["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS}
+        conv["facts"].update(credential=u.match.target, surface=u.match.surface)
+        if u.match.level is not None:
+            conv["facts"]["level"] = u.match.level
+        conv["asked"] = []
+        conv.pop("not_found", None)
+
+    def _level_of(self, conv: State, u: Understanding) -> str | None:
+        target = str(conv["facts"].get("credential", ""))
+        skilled = target.startswith("skilled#")
+        return self.nlu.level_answer(u.text, skilled)
+
+    def _set_level(self, conv: State, level: str) -> None:
+        facts = conv["facts"]
+        target = str(facts.get("credential", ""))
+        if target.startswith("unleveled:"):
+            row = self.kb.rows[target.split(":", 1)[1]]
+            match = self.nlu.matcher.with_level(row, facts.get("surface", ""), level)
+            facts["credential"] = match.target
+        facts["level"] = level
+
+    # --- deciding ----------------------------------------------------------------------------
+
+    def _advance(self, conv: State, u: Understanding, notes: list[str]) -> tuple[State, Reply]:
+        facts = conv["facts"]
+        if conv.pop("not_found", None) is not None and not facts.get("credential"):
+            return self._not_found(conv, u)
+        if facts.get("purpose") == "settle" and "落户" in u.text and "居转户" not in u.text:
+            notes.append(self.t["purpose_assumed"])
+        order = self.dialog.slot_order
+        for _ in range(2 * len(order) + 2):
+            decision = decide(self.kb, facts, order)
+            if self._reask_for_new_window(conv, decision):
+                continue
+            if decision.ask is None:
+                break
+            slot = decision.ask
+            if slot == "level" and conv.pop("level_unknown", False):
+                return self._finish(conv, self._open_level(decision), notes)
+            if slot == "purpose" and conv.pop("purpose_unknown", False):
+                return self._finish(conv, self._open_purpose(decision), notes)
+            if slot in conv["asked"]:
+                facts[slot] = UNKNOWN  # never ask twice: what was not understood stays open
+                continue
+            return self._ask(conv, decision, notes)
+        if decision.result is None:  # every fact is open; answer with what is known
+            decision = decide(self.kb, facts, order)
+        return self._finish(conv, decision, notes)
+
+    def _reask_for_new_window(self, conv: State, decision: Decision) -> bool:
+        """A social-insurance fact that is open for this rule (given for another purpose's window,
+        or without months) is asked again, once per question."""
+        for outcome in decision.outcomes:
+            if (outcome.rule.slot == "social_insurance" and outcome.status == OPEN
+                    and conv["facts"].get("social_insurance") != UNKNOWN
+                    and "social_insurance" not in conv["asked"]):
+                del conv["facts"]["social_insurance"]
+                return True
+        return False
+
+    def _ask(self, conv: State, decision: Decision, notes: list[str]) -> tuple[State, Reply]:
+        slot = decision.ask
+        assert slot is not None
+        target = self.dialog.state_for(slot)
+        conv["state"] = self.dialog.move(conv["state"], target.id)
+        conv["turn"] = int(conv.get("turn", 0)) + 1
+        conv["asked"] = [*conv["asked"], slot]
+        text, options = self.writer.question(target, decision, conv["facts"])
+        conv["options"] = list(options)
+        rule = decision.ask_rule
+        conv["ask_multiple"] = (float(rule.params["multiple"]) if rule is not None
+                                and rule.check == "social_insurance" else None)
+        return conv, Reply("\n".join([*notes, text]), slot, options, None, conv["turn"])
+
+    def _finish(self, conv: State, decision: Decision, notes: list[str]) -> tuple[State, Reply]:
+        conv["state"] = self.dialog.move(conv["state"], "answered")
+        conv["asked"], conv["options"], conv["ask_multiple"] = [], [], None
+        text = self.writer.answer(decision, conv["facts"], notes)
+        return conv, Reply(text, None, (), decision.result, conv.get("turn", 0))
+
+    def _open_level(self, decision: Decision) -> Decision:
+        result = Result("conditional", None, decision.credential.id if decision.credential
+                        else None, (), (), ("level",))
+        return Decision(result=result, credential=decision.credential, kind="level_open")
+
+    def _open_purpose(self, decision: Decision) -> Decision:
+        result = Result("info", None, decision.credential.id if decision.credential else None,
+                        (), (decision.credential.id,) if decision.credential and
+                        decision.credential.row else ())
+        return Decision(result=result, credential=decision.credential, kind="purpose_open")
+
+    # --- other answers -----------------------------------------------------------------------
+
+    def _help(self, conv: State, asking: str | None, not_understood: bool = False) -> Reply:
+        text = self.t["not_understood"] if not_understood else self.t["help"]
+        if asking:
+            state = self.dialog.states[conv["state"]]
+            decision = decide(self.kb, conv["facts"], self.dialog.slot_order)
+            prompt, options = self.writer.question(state, decision, conv["facts"])
+            return Reply(text + "\n" + self.t["still_waiting"].format(prompt=prompt), asking,
+                         options, None, int(conv.get("turn", 0)))
+        return Reply(text, None, (), None, int(conv.get("turn", 0)))
+
+    def _not_found(self, conv: State, u: Understanding) -> tuple[State, Reply]:
+        result = Result("not_listed", conv["facts"].get("purpose"), None, ("not_listed",), ())
+        text = (self.t["not_found"].format(name=u.text[:30]) if u.text
+                else self.t["not_found_generic"])
+        conv["state"] = self.dialog.move(conv["state"], "answered")
+        conv["asked"], conv["options"] = [], []
+        return conv, Reply(f"{self.t['verdict']['not_listed']}\n{text}\n{self.t['disclaimer']}",
+                           None, (), result, int(conv.get("turn", 0)))
+
+    def _info(self, conv: State, u: Understanding, row: Any) -> tuple[State, Reply]:
+        cites = (row.id, *self._twins(row.id))
+        result = Result("info", None, row.id, (), cites)
+        return self._answer_aside(conv, self.writer.row_info(row), result)
+
+    def _twins(self, row_id: str) -> tuple[str, ...]:
+        twin = self.nlu.matcher.lingang_also.get(row_id)
+        return (twin,) if twin else ()
+
+    def _lookup(self, conv: State, u: Understanding) -> tuple[State, Reply]:
+        assert u.match is not None
+        target = u.match.target
+        if target.startswith(("near:", "conflict:")):
+            facts = {"credential": target, "surface": u.match.surface, "level": u.match.level}
+            decision = decide(self.kb, facts, self.dialog.slot_order)
+            text = self.writer.answer(decision, facts, [])
+            assert decision.result is not None
+            return self._answer_aside(conv, text, decision.result, with_disclaimer=False)
+        row = self.kb.rows.get(target.split(":", 1)[-1])
+        if row is None:  # a generic title
+            title = self.kb.titles[target]
+            text = f"「{u.match.surface}」是{title.name},不是目录中的职业资格;能否使用按注释判断。"
+            return self._answer_aside(conv, text, Result("info", None, target, (), ()))
+        return self._info(conv, u, row)
+
+    def _note_answer(self, conv: State, u: Understanding) -> tuple[State, Reply]:
+        notes = [n.id for n in self.kb.notes.values() if any(t in u.text for t in n.topics)]
+        if not notes:
+            notes = list(self.kb.notes)
+        result = Result("info", u.purpose, None, (), tuple(notes))
+        return self._answer_aside(conv, self.writer.note_info(notes), result)
+
+    def _answer_aside(self, conv: State, text: str, result: Result,
+                      with_disclaimer: bool = True) -> tuple[State, Reply]:
+        """An answer to a side question; a pending question stays pending."""
+        asking = self.dialog.states[conv["state"]].slot
+        if with_disclaimer:
+            text = f"{text}\n{self.t['disclaimer']}"
+        if asking is None:
+            conv["state"] = self.dialog.move(conv["state"], "answered")
+        return conv, Reply(text, None, (), result, int(conv.get("turn", 0)))
+
+
+def _changes(u: Understanding, facts: dict[str, Any]) -> bool:
+    """A message names another certificate than the one being discussed."""
+    return u.match is not None and u.match.target != facts.get("credential") and not u.facts
+
+
+def _valid(state: State | None, dialog: Dialog) -> State | None:
+    """A stored state that has the expected shape, else None (start over, never crash)."""
+    if not isinstance(state, dict):
+        return None
+    if not isinstance(state.get("facts"), dict) or not isinstance(state.get("asked"), list):
+        return None
+    if state.get("state") not in dialog.states:
+        return None
+    return state

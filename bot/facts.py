@@ -1,0 +1,236 @@
+"""Where facts are read from loose Chinese answers: yes/no, degree, place, firm, social insurance.
+
+Each parser returns the slot's value, ``UNKNOWN`` when the person says they don't know, or None
+when the text says nothing about the slot. Values are JSON-able (they live in the store).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.text import arabic_numerals
+
+UNKNOWN = "unknown"
+ALL_MONTHS = -1  # "一直" / "都是": the whole window the rule looks at
+
+WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
+
+_MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
+_MONTHS = re.compile(r"(\d+)\s*个?月")
+_YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
+_WINDOW = re.compile(r"(?:最近|近|过去)\s*(\d+)\s*(年|个月)")
+_CLAUSE = re.compile(r"[,,。;;!!??、\n]+|但是|不过|其他|其余|剩下")
+_TOPICS_DEGREE = re.compile(r"学|专业|本科|硕士|博士|学历|毕业|大专|专科|理工|文科|工科|理科")
+_TOPICS_WHERE = re.compile(r"考的|评的|取得|拿的|鉴定|获得|考取|评审|评定|发证|颁发|外地|老家|外省|拿到")
+
+
+def _sorted(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(words), key=len, reverse=True))
+
+
+class FactParser:
+    """Parsers for every slot but credential and purpose, configured from lexicon.yaml."""
+
+    def __init__(self, lexicon: Mapping[str, Any]) -> None:
+        answers = lexicon["answers"]
+        self.unknown = _sorted(answers["unknown"])
+        self.no = _sorted(answers["no"])
+        self.yes = _sorted(answers["yes"])
+        degree = lexicon["degree"]
+        self.degree = [(False, _sorted(degree["no_phrases"])), (True, _sorted(degree["yes_phrases"])),
+                       (True, _sorted(degree["yes_fields"])), (False, _sorted(degree["no_fields"]))]
+        where = lexicon["where_obtained"]
+        self.where = {key: _sorted(words) for key, words in where.items()}
+        firm = lexicon["firm"]
+        self.firm_yes, self.firm_no = _sorted(firm["yes"]), _sorted(firm["no_phrases"])
+        si = lexicon["social_insurance"]
+        self.si = {key: _sorted(words) for key, words in si.items()}
+
+    # --- generic ---------------------------------------------------------------------------
+
+    def says_unknown(self, text: str) -> bool:
+        return _has(text, self.unknown)
+
+    def yes_no(self, text: str) -> bool | str | None:
+        """True, False, UNKNOWN or None for a loose yes/no answer (对口 / 不对口 / 不清楚)."""
+        if self.says_unknown(text):
+            return UNKNOWN
+        compact = text.replace(" ", "")
+        for word in self.no:
+            if (len(word) > 1 and word in compact) or compact.startswith(word):
+                return False
+        for word in self.yes:
+            if (len(word) > 1 and word in compact) or compact.startswith(word):
+                return True
+        return None
+
+    # --- slots -----------------------------------------------------------------------------
+
+    def stem_degree(self, text: str, answering: bool) -> bool | str | None:
+        """Whether the degree is 理工类; outside an answer only when the text talks of a degree."""
+        if not answering and not _TOPICS_DEGREE.search(text):
+            return None
+        if answering and self.says_unknown(text):
+            return UNKNOWN
+        for value, words in self.degree:
+            if _has(text, words):
+                return value
+        return self.yes_no(text) if answering else None
+
+    def where_obtained(self, text: str, answering: bool) -> str | None:
+        """Where, and while working where, the certificate was obtained (see WHERE_VALUES)."""
+        if not answering and not _TOPICS_WHERE.search(text):
+            return None
+        if answering and self.says_unknown(text):
+            return UNKNOWN
+        w = self.where
+        other = _has(text, w["other_place"]) or _has(text, w["return_to"]) and "考" in text
+        in_shanghai_work = _has(text, w["shanghai_work"])
+        if other and in_shanghai_work:
+            return "other_province_while_shanghai"
+        if other:
+            return "elsewhere_before" if _has(text, w["before"]) else "elsewhere"
+        if _has(text, w["shanghai"]) or _has(text, w["national"]):
+            return "shanghai"
+        return None
+
+    def at_firm(self, text: str, answering: bool) -> bool | str | None:
+        """Whether the person works at a 会计师事务所 / 律师事务所."""
+        if answering and self.says_unknown(text):
+            return UNKNOWN
+        if _has(text, self.firm_no):
+            return False
+        if _has(text, self.firm_yes):
+            return True
+        return self.yes_no(text) if answering else None
+
+    def job_match(self, text: str, answering: bool) -> bool | str | None:
+        """Whether the post matches the certificate (对口)."""
+        if answering:
+            return self.yes_no(text)
+        if "对口" in text or "相符" in text:
+            return self.yes_no(text[max(0, text.find("对口") - 2):] if "对口" in text else text)
+        return None
+
+    def social_insurance(
+        self, text: str, answering: bool, asked_multiple: float | None = None
+    ) -> dict[str, Any] | str | None:
+        """Social insurance as segments of (months, multiple), or a bare yes/no.
+
+        ``{"segments": [[months, multiple], ...], "window": months or None, "answer": bool}``;
+        months is ALL_MONTHS for 「一直」 and None when not stated. An answer to the question
+        that states months but no multiple (「差不多3年多」) is taken at the multiple asked for.
+        """
+        if not answering and not _has(text, self.si["topic"]):
+            return None
+        if answering and self.says_unknown(text):
+            return UNKNOWN
+        text = arabic_numerals(text)
+        segments = self._segments(text)
+        window = _WINDOW.search(text)
+        window_months = None
+        if window:
+            window_months = int(window[1]) * (12 if window[2] == "年" else 1)
+        if not segments and answering and asked_multiple is not None:
+            months = _duration(text, self.si["always"])
+            if months is not None and not _has(text, self.no):
+                segments = [[months, asked_multiple]]
+        if segments:
+            return {"segments": segments, "window": window_months, "answer": None}
+        if answering:
+            answer = self.yes_no(text)
+            if isinstance(answer, bool):
+                return {"segments": [], "window": window_months, "answer": answer}
+            return answer
+        return None
+
+    def _segments(self, text: str) -> list[list[Any]]:
+        segments: list[list[Any]] = []
+        always_anywhere = _has(text, self.si["always"])
+        for clause in _CLAUSE.split(text):
+            parts = _split_at_multiples(clause)
+            if not parts:
+                months = _duration(clause, self.si["always"])
+                if segments and segments[-1][0] is None and months is not None:
+                    segments[-1][0] = months
+                continue
+            for part in parts:
+                multiple = self._multiple(part)
+                if multiple is None:
+                    continue
+                months = _duration(part, self.si["always"])
+                if months is None and always_anywhere and len(parts) == 1:
+                    months = ALL_MONTHS
+                segments.append([months, multiple])
+        return segments
+
+    def _multiple(self, part: str) -> float | None:
+        found = _MULTIPLE.findall(part)
+        if found:
+            return float(found[-1])
+        if _has(part, self.si["below_average"]):
+            return 0.9
+        if _has(part, self.si["minimum"]):
+            return 0.6
+        if _has(part, self.si["city_average"]):
+            return 1.0
+        return None
+
+
+def _split_at_multiples(clause: str) -> list[str]:
+    """A clause cut after each multiple it states: 前两年1倍后两年1.5倍 → two parts."""
+    ends = [m.end() for m in _MULTIPLE.finditer(clause)]
+    if len(ends) <= 1:
+        has_word = any(w in clause for w in ("社平", "平均", "最低", "低于"))
+        return [clause] if ends or has_word else []
+    starts = [0, *ends[:-1]]
+    parts = [clause[s:e] for s, e in zip(starts, ends, strict=True)]
+    parts[-1] += clause[ends[-1]:]
+    return parts
+
+
+def _duration(part: str, always: tuple[str, ...]) -> int | None:
+    """Months a part states: N个月 (the smallest), N年, or the whole window for 一直."""
+    months = [int(m) for m in _MONTHS.findall(part)]
+    if months:
+        return min(months)
+    years = _YEARS.findall(part)
+    if years:
+        return round(float(years[-1]) * 12)
+    return ALL_MONTHS if _has(part, always) else None
+
+
+def evaluate_social_insurance(
+    value: Mapping[str, Any], window: int, months: int, multiple: float
+) -> tuple[bool | None, int | None]:
+    """Whether a social-insurance fact meets a rule: (True/False/None for unknown, months found).
+
+    Months stated for a longer window than the rule's count only as far as they must fall in
+    the rule's window (40 of the last 48 months guarantee 4 of the last 12).
+    """
+    if value.get("answer") is not None and not value.get("segments"):
+        return bool(value["answer"]), None
+    source = value.get("window") or window
+    qualifying = [s for s in value.get("segments", []) if s[1] + 1e-9 >= multiple]
+    if not qualifying:
+        return False, 0
+    found, open_months = 0, False
+    for seg_months, _ in qualifying:
+        if seg_months == ALL_MONTHS:
+            found += window
+        elif seg_months is None:
+            open_months = True
+        else:
+            found += max(0, seg_months - max(0, source - window))
+    found = min(found, window)
+    if found >= months:
+        return True, found
+    if open_months or source != window:
+        return None, found  # months not stated, or stated for another window
+    return False, found
+
+
+def _has(text: str, words: Iterable[str]) -> bool:
+    return any(word in text for word in words)

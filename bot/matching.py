@@ -1,0 +1,145 @@
+"""Where a certificate name is matched: message → catalogue row, title, near miss or nothing.
+
+Exact names first (jieba tokens looked up in the name index, longest words winning), then a
+fuzzy fallback with rapidfuzz for typos. Levels are part of identity: a level the message states
+is checked against the row's level, and no fuzzy score can override a contradicting level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import Knowledge, Row, name_index, normalise_name
+from bot.text import Segmenter
+
+# A level word inside a name, for the fuzzy level guard (二级建照师 must not become 一级建造师).
+_LEVEL_IN_TEXT = re.compile(r"[一二三四五]级|[初中高]级|[abc]级")
+# Senior forms of a 中级-only series (高级会计 → a senior title, not the 中级 row).
+SENIOR = "高级"
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a message says the person holds.
+
+    Attributes:
+        target: a row id, ``title#intermediate``/``title#senior``, ``near:<i>`` (a listed near
+            miss), ``unleveled:<row id>`` (the level is still open) or ``conflict:<row id>``
+            (a level the row does not list).
+        surface: the words that matched.
+        level: the level the message states: a professional level word (一级, 中级, A级 …) or a
+            skill level ``"1"`` … ``"5"``; None when it states none.
+        fuzzy: True when found by similarity rather than by name.
+    """
+
+    target: str
+    surface: str
+    level: str | None = None
+    fuzzy: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.target.split("#")[0].split(":")[0]
+
+    @property
+    def row_id(self) -> str | None:
+        """The catalogue row this match is about, if any (also for unleveled and conflicts)."""
+        tail = self.target.split(":", 1)[-1]
+        return tail if "#" in tail and not tail.startswith("title#") else None
+
+
+class Matcher:
+    """Finds certificate names in normalised text."""
+
+    def __init__(self, kb: Knowledge, extra_words: list[str]) -> None:
+        self.kb = kb
+        self.index: dict[str, str] = name_index(kb)
+        lex = kb.lexicon["levels"]
+        self.prof_levels = {normalise_name(w): level for level, words in lex["professional"].items()
+                            for w in words}
+        self.skill_levels = {normalise_name(w): str(level) for level, words in lex["skill"].items()
+                             for w in words}
+        self.vocabulary = frozenset([*self.index, *self.prof_levels, *self.skill_levels,
+                                     *extra_words])
+        self.segmenter = Segmenter(self.vocabulary)
+        # Fuzzy candidates: names of three characters or more (shorter ones only match exactly).
+        self.fuzzy_names = [name for name in self.index if len(name) >= 3]
+        self.lingang_also = _lingang_twins(kb)
+
+    def tokens(self, text: str) -> list[str]:
+        return self.segmenter.cut(text)
+
+    def find(self, text: str, tokens: list[str] | None = None, fuzzy: bool = True) -> Match | None:
+        """The certificate the normalised ``text`` names, or None."""
+        tokens = self.tokens(text) if tokens is None else tokens
+        level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
+        for token in tokens:
+            target = self.index.get(token)
+            if target is not None:
+                return self.resolve(target, token, level_words)
+        return self._fuzzy(text, level_words) if fuzzy else None
+
+    def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
+        """Combine a name with the level words of its message."""
+        if target.startswith(("near:", "title#")):
+            return Match(target, surface)
+        row = self.kb.rows[target.split(":", 1)[-1]]
+        if row.catalogue == "skilled":
+            levels = [self.skill_levels[w] for w in level_words if w in self.skill_levels]
+            return Match(target, surface, levels[0] if levels else None)
+        if row.catalogue == "lingang":
+            return Match(target, surface)
+        stated = [self.prof_levels[w] for w in level_words if w in self.prof_levels]
+        level = stated[0] if stated else None
+        if target.startswith("unleveled:"):
+            return self.with_level(row, surface, level) if level else Match(target, surface)
+        if level and row.levels and level not in row.levels:
+            return Match(f"conflict:{row.id}", surface, level)
+        return Match(target, surface, level or (row.levels[0] if row.levels else None))
+
+    def with_level(self, row: Row, surface: str, level: str) -> Match:
+        """The match once the level of an unleveled name is known."""
+        if level in row.levels:
+            return Match(row.id, surface, level)
+        if level == SENIOR and "中级" in row.levels:
+            return Match("title#senior", surface, level)
+        return Match(f"conflict:{row.id}", surface, level)
+
+    def _fuzzy(self, text: str, level_words: list[str]) -> Match | None:
+        compact = text.replace(" ", "")
+        stated = set(_LEVEL_IN_TEXT.findall(compact))
+        candidates = process.extract(
+            compact, self.fuzzy_names, scorer=fuzz.partial_ratio, limit=12, score_cutoff=66
+        )
+        best: tuple[float, int, str] | None = None
+        for name, score, _ in candidates:
+            if len(name) > len(compact) or score < _threshold(len(name)):
+                continue
+            own = set(_LEVEL_IN_TEXT.findall(name))
+            if own and stated and not own & stated:
+                continue  # a level the message contradicts: never a fuzzy match
+            key = (score, len(name), name)
+            if best is None or key > best:
+                best = key
+        if best is None:
+            return None
+        match = self.resolve(self.index[best[2]], best[2], level_words)
+        return Match(match.target, match.surface, match.level, fuzzy=True)
+
+
+def _threshold(length: int) -> float:
+    """The partial_ratio a name of this length needs: one wrong character, two from seven."""
+    wrong = 1 if length < 7 else 2
+    return 100.0 * (length - wrong) / length - 0.01
+
+
+def _lingang_twins(kb: Knowledge) -> Mapping[str, str]:
+    """Skilled rows whose trade is also on the 临港 list (say both)."""
+    lingang = {normalise_name(n): row.id for row in kb.catalogues["lingang"].rows
+               for n in row.names}
+    return {row.id: lingang[normalise_name(n)] for row in kb.catalogues["skilled"].rows
+            for n in row.names if normalise_name(n) in lingang}

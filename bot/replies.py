@@ -1,0 +1,247 @@
+"""Where a reply is worded: decisions and lookups become short Chinese text.
+
+All wording comes from dialogs/replies.yaml and dialogs/eligibility.yaml (prompts); this module
+only chooses and fills it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.dialog import Dialog, State
+from bot.facts import ALL_MONTHS, UNKNOWN
+from bot.knowledge import Knowledge, Row
+from bot.rules import FAIL, OPEN, PASS, Credential, Decision, Outcome
+
+MARK = {PASS: "✓", FAIL: "✗", OPEN: "?"}
+
+
+class Writer:
+    """Fills the reply templates from knowledge."""
+
+    def __init__(self, kb: Knowledge, dialog: Dialog) -> None:
+        self.kb, self.dialog = kb, dialog
+        self.t: Mapping[str, Any] = dialog.replies
+
+    # --- pieces ------------------------------------------------------------------------------
+
+    def row_line(self, row: Row) -> str:
+        catalogue = self.kb.catalogues[row.catalogue]
+        titles = ""
+        if row.catalogue == "professional":
+            titles = (self.t["row_titles"].format(titles="、".join(row.titles)) if row.titles
+                      else self.t["row_no_title"])
+        return self.t["row_line"].format(catalogue=catalogue.name, n=row.n, name=row.name,
+                                         titles=titles)
+
+    def display_name(self, credential: Credential | None, facts: Mapping[str, Any]) -> str:
+        if credential is not None and credential.row is not None:
+            return f"「{credential.row.name}」"
+        if credential is not None:
+            return f"「{credential.surface or self.kb.titles[credential.id].name}」"
+        return f"「{facts.get('surface', '')}」"
+
+    def note_no(self, note_id: str) -> str:
+        return note_id.split("#")[1]
+
+    def background(self, fact_ids: tuple[str, ...] | list[str]) -> list[str]:
+        out = []
+        for fact_id in fact_ids:
+            fact = self.kb.facts[fact_id]
+            out.append(self.t["background"].format(source=fact.source, text=fact.text))
+        return out
+
+    def lingang_twin(self, row: Row) -> list[str]:
+        from_twin = [r for r in self.kb.catalogues["lingang"].rows if set(r.names) & set(row.names)]
+        cat = self.kb.catalogues["lingang"]
+        return [self.t["lingang_also"].format(catalogue=cat.name, n=r.n, code=r.code)
+                for r in from_twin]
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def question(self, state: State, decision: Decision, facts: Mapping[str, Any]) -> tuple[
+            str, tuple[str, ...]]:
+        """The prompt and the options for the state that asks the next fact."""
+        credential = decision.credential
+        key = state.prompt or ""
+        if credential is not None and f"{key}@{credential.id}" in self.dialog.prompts:
+            key = f"{key}@{credential.id}"
+        values: dict[str, Any] = {"name": self.display_name(credential, facts)}
+        rule = decision.ask_rule
+        if rule is not None and rule.check == "social_insurance":
+            window = int(rule.params["window_months"])
+            values.update(
+                purpose=self.t["purpose_names"][facts.get("purpose")],
+                window=f"{window // 12}年" if window % 12 == 0 else f"{window}个月",
+                months=int(rule.params["months"]), multiple=_number(rule.params["multiple"]),
+            )
+        options = state.options
+        if state.slot == "level":
+            options = self.level_options(facts, credential)
+            if credential is None:
+                values["name"] = f"「{facts.get('surface', '')}」"
+        return self.dialog.prompts[key].format(**values), tuple(options)
+
+    def level_options(self, facts: Mapping[str, Any], credential: Credential | None) -> list[str]:
+        table = self.kb.lexicon["level_options"]
+        if credential is not None and credential.kind == "skilled":
+            return list(table["skill"])
+        target = str(facts.get("credential", ""))
+        row = self.kb.rows.get(target.split(":", 1)[-1])
+        if row is not None and row.levels and row.levels[0] in table:
+            return list(table[row.levels[0]])
+        return list(table["中级"])
+
+    # --- answers -----------------------------------------------------------------------------
+
+    def answer(self, decision: Decision, facts: Mapping[str, Any], notes: list[str]) -> str:
+        """The text of a result: verdict first, then the row, the notes, what is left, caveats."""
+        result = decision.result
+        assert result is not None
+        t = self.t
+        lines = [*notes]
+        header = t["verdict"][result.verdict]
+        purpose = result.purpose
+        if header:
+            lines.append(header + (f"({t['purpose_names'][purpose]})" if purpose and
+                                   result.verdict != "not_listed" else ""))
+        kind = decision.kind
+        credential = decision.credential
+        if kind == "near_miss":
+            near = self.kb.near_misses[int(str(facts["credential"])[5:])]
+            lines.append(near.says)
+            if near.nearest:
+                lines.append(t["near_nearest"].format(rows="、".join(
+                    self._row_ref(self.kb.rows[r]) for r in near.nearest)))
+        elif kind == "conflict":
+            row = self.kb.rows[str(facts["credential"]).split(":", 1)[1]]
+            lines.append(t["conflict"].format(level=facts.get("level", ""),
+                                              name=_strip_level(facts.get("surface", "")),
+                                              row=row.name, n=row.n))
+            lines.append(self.row_line(row))
+        elif kind in ("level_open", "purpose_open"):
+            if credential is not None and credential.row is not None:
+                lines.append(self.row_line(credential.row))
+            lines.append(t[kind].format(points=t["accept_names"]["points"],
+                                        settle=t["accept_names"]["settle"]))
+        elif kind == "lingang" and credential is not None and credential.row is not None:
+            row = credential.row
+            lines.append(t["lingang"].format(name=row.name, catalogue=self.kb.catalogues[
+                "lingang"].name, n=row.n, code=row.code))
+            lines.append(t["lingang_not_skilled"])
+        else:
+            lines += self._verdict_body(decision, facts)
+        lines.append(t["disclaimer"])
+        return "\n".join(line for line in lines if line)
+
+    def _verdict_body(self, decision: Decision, facts: Mapping[str, Any]) -> list[str]:
+        t, result, credential = self.t, decision.result, decision.credential
+        assert result is not None and credential is not None
+        lines = []
+        if credential.row is not None:
+            lines.append(self.row_line(credential.row))
+            lines += self.lingang_twin(credential.row)
+        else:
+            title = self.kb.titles[credential.id]
+            lines.append(f"依据:你的「{credential.surface}」按{title.name}判断(不是目录中的职业资格)。")
+        if credential.kind == "skilled" and credential.grade:
+            lines.append(t["level_line"].format(level=t["level_names"][credential.grade[-1]]))
+        purpose = result.purpose or ""
+        if decision.kind == "level":
+            spec = self.kb.purposes[purpose]
+            level = (t["level_names"].get(credential.grade[-1], "") if credential.kind == "skilled"
+                     else credential.surface)
+            lines.append(t["level_not_accepted"].format(
+                note=self.note_no(spec.level_rule), purpose=spec.name,
+                need=t["accept_names"][purpose], level=level))
+            if credential.kind == "skilled":
+                fact = self.kb.facts["bg#points-scores"]
+                lines.append(t["level_points_bg"].format(source=fact.source))
+            return lines
+        if decision.kind == "talent_info":
+            lines.append(t["talent_info"])
+            lines += self.background(self.kb.purposes["talent"].background)
+            return lines
+        checked = [o for o in decision.outcomes if o.status != OPEN]
+        if checked:
+            lines.append(t["checked_header"])
+            lines += [self._check_line(o, facts) for o in checked]
+        if result.unknown:
+            lines.append(t["todo_header"])
+            lines += [t["todo_line"].format(note=self.note_no(o.rule.note),
+                                            summary=self.kb.notes[o.rule.note].summary)
+                      for o in decision.outcomes if o.status == OPEN]
+            lines.append(t["unknown_facts"])
+        if (credential.row is not None and len(credential.row.titles) > 1
+                and facts.get("stem_degree") is False and "工程师" in credential.row.titles):
+            others = "、".join(x for x in credential.row.titles if x != "工程师")
+            lines.append(t["economist_note"].format(others=others))
+        if result.verdict in ("eligible", "conditional"):
+            lines += self.background(self.kb.purposes[purpose].background)
+        return lines
+
+    def _check_line(self, outcome: Outcome, facts: Mapping[str, Any]) -> str:
+        rule = outcome.rule
+        detail = _describe(rule.slot, facts.get(rule.slot), outcome)
+        return self.t["check_line"].format(
+            note=self.note_no(rule.note), summary=self.kb.notes[rule.note].summary,
+            detail=f"你的情况:{detail} {MARK[outcome.status]}")
+
+    def _row_ref(self, row: Row) -> str:
+        return f"{row.name}({self.kb.catalogues[row.catalogue].short}第{row.n}项)"
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def row_info(self, row: Row) -> str:
+        t = self.t
+        catalogue = self.kb.catalogues[row.catalogue]
+        if row.catalogue == "lingang":
+            return "\n".join([t["lingang"].format(name=row.name, catalogue=catalogue.name,
+                                                  n=row.n, code=row.code)])
+        if row.catalogue == "skilled":
+            lines = [t["skilled_info"].format(name=row.name, catalogue=catalogue.name, n=row.n)]
+            return "\n".join(lines + self.lingang_twin(row))
+        titles = (t["row_titles"].format(titles="、".join(row.titles)) if row.titles
+                  else t["row_no_title"])
+        return t["professional_info"].format(name=row.name, catalogue=catalogue.name, n=row.n,
+                                             titles=titles)
+
+    def note_info(self, note_ids: list[str]) -> str:
+        return "\n".join(self.t["note_info"].format(note=self.note_no(n),
+                                                    text=self.kb.notes[n].text)
+                         for n in note_ids)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _strip_level(surface: str) -> str:
+    for word in ("一级", "二级", "三级", "初级", "中级", "高级", "a级", "b级", "c级"):
+        surface = surface.replace(word, "")
+    return surface
+
+
+def _describe(slot: str, value: Any, outcome: Outcome) -> str:
+    """A short reading of a fact as the person gave it."""
+    if value == UNKNOWN:
+        return "不清楚"
+    if slot == "social_insurance" and isinstance(value, Mapping):
+        if value.get("answer") is not None and not value.get("segments"):
+            return "满足" if value["answer"] else "不满足"
+        parts = []
+        for months, multiple in value.get("segments", []):
+            span = "一直" if months == ALL_MONTHS else ("" if months is None else f"{months}个月")
+            parts.append(f"{span}{_number(multiple)}倍")
+        found = f"(按要求算得{outcome.detail}个月)" if outcome.detail is not None else ""
+        return ",".join(parts) + found
+    if slot == "where_obtained":
+        return {"shanghai": "在上海取得", "elsewhere_before": "来上海前在外地工作时取得",
+                "other_province_while_shanghai": "在上海工作期间取得的外地证书",
+                "elsewhere": "在外地取得"}.get(str(value), str(value))
+    if slot == "stem_degree":
+        return "理工类" if value else "非理工类"
+    if slot == "at_firm":
+        return "在事务所" if value else "不在事务所"
+    return "对口" if value else "不对口"

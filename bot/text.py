@@ -1,0 +1,123 @@
+"""Text handling below understanding: normalisation, segmentation, Chinese numerals.
+
+Start-up cost matters (a chat process must answer its first message fast), so the heavy parts
+load only when needed: OpenCC only for text with characters outside GB2312 (traditional ones),
+cn2an only for text with a Chinese numeral next to a unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable
+
+MAX_CHARS = 2000  # understanding reads this much of a message; the rest cannot change the answer
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
+_MENTION = re.compile(r"@\S{1,32}?(?=[\s\u2005\u00a0])|@[A-Za-z0-9_]{2,32}")
+_MARKUP = str.maketrans({c: " " for c in "*_`~#>|[]{}\\^"})
+_SPACES = re.compile(r"\s+")
+_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?:来|多|几)?(?=个?月|年|倍|个)")
+_HALF_YEAR = re.compile(r"(\d+)年半")
+
+
+def _is_visible(ch: str) -> bool:
+    return unicodedata.category(ch)[0] not in "CZ" or ch in " \n"
+
+
+@functools.cache
+def _t2s() -> Callable[[str], str]:
+    import opencc
+
+    return opencc.OpenCC("t2s").convert  # type: ignore[no-any-return]
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (OpenCC), skipped for text that is plain GB2312."""
+    try:
+        text.encode("gb2312")
+        return text
+    except UnicodeEncodeError:
+        return _t2s()(text)
+
+
+def normalise(text: str) -> str:
+    """The form every message is understood in.
+
+    Drops URLs, markup, @mentions, control and invisible characters; folds full-width forms
+    (NFKC), traditional characters and case. Punctuation stays: it separates clauses.
+    """
+    text = text[:MAX_CHARS]
+    text = _URL.sub(" ", text)
+    text = _TAG.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if _is_visible(ch) else " " for ch in text)
+    text = to_simplified(text).lower().translate(_MARKUP)
+    return _SPACES.sub(" ", text).strip()
+
+
+@functools.cache
+def _cn2an() -> Callable[[str, str], float]:
+    import cn2an
+
+    return cn2an.cn2an  # type: ignore[no-any-return]
+
+
+def arabic_numerals(text: str) -> str:
+    """Chinese numerals before a unit (年, 月, 倍, 个) become Arabic: 三十六个月 → 36个月."""
+
+    def convert(match: re.Match[str]) -> str:
+        try:
+            value = _cn2an()(match[1], "smart")
+        except (ValueError, KeyError):
+            return match[0]
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    if _CN_NUMBER.search(text):
+        text = _CN_NUMBER.sub(convert, text)
+    text = text.replace("半年", "6个月")
+    return _HALF_YEAR.sub(lambda m: f"{int(m[1]) * 12 + 6}个月", text)
+
+
+def _import_jieba_lightly() -> object:
+    # jieba imports pkg_resources only to locate its default dictionary, which this bot never
+    # loads; blocking that import saves ~250 ms of start-up. Nothing else is touched.
+    if "jieba" in sys.modules:
+        return sys.modules["jieba"]
+    had = "pkg_resources" in sys.modules
+    saved = sys.modules.get("pkg_resources")
+    if not had:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import jieba
+    finally:
+        if not had:
+            del sys.modules["pkg_resources"]
+        elif saved is not None:
+            sys.modules["pkg_resources"] = saved
+    jieba.setLogLevel(40)
+    return jieba
+
+
+class Segmenter:
+    """jieba with only the bot's domain vocabulary (no 5 MB default dictionary, no HMM)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        jieba = _import_jieba_lightly()
+        self._tokenizer = jieba.Tokenizer()  # type: ignore[attr-defined]
+        # Every domain word weighs the same: the segmenter then prefers the fewest, longest words.
+        lines = "\n".join(f"{w} 1000" for w in sorted(set(words)) if w and " " not in w)
+        freq, total = jieba.Tokenizer.gen_pfdict(  # type: ignore[attr-defined]
+            io.BytesIO(lines.encode("utf-8"))
+        )
+        self._tokenizer.FREQ, self._tokenizer.total = freq, total
+        self._tokenizer.initialized = True
+
+    def cut(self, text: str) -> list[str]:
+        """Tokens of ``text`` (parentheses dropped, so 建造师(一级) reads as 建造师一级)."""
+        return list(self._tokenizer.cut(text.replace("(", "").replace(")", ""), HMM=False))

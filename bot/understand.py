@@ -1,0 +1,158 @@
+"""Understanding one message: intent, certificate, purpose and every fact it states."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.facts import UNKNOWN, FactParser
+from bot.knowledge import Knowledge, normalise_name
+from bot.matching import Match, Matcher
+from bot.text import normalise
+
+_CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}")
+_DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
+# Words that show a message is about a certificate even when no name matched (for the fuzzy
+# fallback and for "I did not find it" answers).
+_CERT_HINT = re.compile(r"证|师|资格|职称|工|员")
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What one message says.
+
+    Attributes:
+        text: the normalised message.
+        intent: reset, cancel, help, greeting, lookup, note_question or None.
+        match: the certificate it names (see ``Match``), or None.
+        purpose: points, settle, talent or None.
+        vague_purpose: it asks whether something is useful without saying for what.
+        facts: slot → value for every fact it states (values as in bot.facts).
+        code_row: a 临港 row named by its occupation code.
+        correction: it corrects something said before (「说错了」).
+        unknown: it says the person does not know.
+        choice: a digit answer (1-based) to numbered options.
+        cert_hint: it looks like it names a certificate, matched or not.
+    """
+
+    text: str
+    intent: str | None = None
+    match: Match | None = None
+    purpose: str | None = None
+    vague_purpose: bool = False
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    code_row: str | None = None
+    correction: bool = False
+    unknown: bool = False
+    choice: int | None = None
+    cert_hint: bool = False
+
+
+class Understander:
+    """Turns raw messages into ``Understanding``s, from knowledge/ data only."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        self.kb = kb
+        lex = kb.lexicon
+        self.intents = {name: _phrases(words) for name, words in lex["intents"].items()}
+        self.purposes = [(key, _phrases(lex["purposes"][key])) for key in
+                         ("talent", "settle", "points")]
+        self.loose = _phrases(lex["purpose_loose"])
+        words = [w for group in self.intents.values() for w in group]
+        words += [w for _, group in self.purposes for w in group] + list(self.loose)
+        words += [normalise_name(w) for w in lex["function_words"]]
+        words += [normalise_name(w) for section in ("firm",) for ws in lex[section].values()
+                  for w in ws]
+        self.matcher = Matcher(kb, words)
+        self.facts = FactParser(lex)
+        self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
+
+    def understand(self, raw: str, asking: str | None = None,
+                   asked_multiple: float | None = None) -> Understanding:
+        """Read ``raw``; ``asking`` is the slot the bot waits for (answers are read leniently)."""
+        text = normalise(raw)
+        if not text:
+            return Understanding(text="")
+        tokens = self.matcher.tokens(text)
+        intent = self._intent(text, tokens)
+        purpose, vague = self._purpose(text)
+        code = _CODE.search(text)
+        digit = _DIGIT_ANSWER.match(text)
+        # what is left once every known word is taken out: a certificate name we do not know?
+        residue = "".join(t for t in tokens if t not in self.matcher.vocabulary)
+        cert_hint = bool(_CERT_HINT.search(residue))
+        fuzzy_ok = asking in (None, "credential") and bool(
+            purpose or intent == "lookup" or asking == "credential" or cert_hint)
+        match = self.matcher.find(text, tokens, fuzzy=fuzzy_ok and not digit)
+        facts = self._facts(text, asking, asked_multiple)
+        return Understanding(
+            text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
+            facts=facts, code_row=self.codes.get(code[0]) if code else None,
+            correction=_has(text, self.intents["correction"]),
+            unknown=self.facts.says_unknown(text),
+            choice=int(digit[1]) if digit else None,
+            cert_hint=cert_hint,
+        )
+
+    def _intent(self, text: str, tokens: list[str]) -> str | None:
+        compact = text.replace(" ", "")
+        for name in ("reset", "cancel", "help"):
+            if any(compact == w or compact.startswith(w) and len(compact) <= len(w) + 4
+                   for w in self.intents[name]):
+                return name
+        if _has(text, self.intents["note_question"]):
+            return "note_question"
+        if _has(text, self.intents["lookup"]):
+            return "lookup"
+        if _has(text, self.intents["greeting"]) and len(compact) <= 12:
+            return "greeting"
+        return None
+
+    def _purpose(self, text: str) -> tuple[str | None, bool]:
+        stripped = text
+        for loose in self.loose:
+            stripped = stripped.replace(loose, " ")
+        for key, words in self.purposes:
+            if _has(stripped, words):
+                return key, False
+        return None, _has(text, self.intents["vague_purpose"]) or stripped != text
+
+    def _facts(self, text: str, asking: str | None,
+               asked_multiple: float | None) -> dict[str, Any]:
+        parse = self.facts
+        found: dict[str, Any] = {
+            "social_insurance": parse.social_insurance(
+                text, asking == "social_insurance", asked_multiple),
+            "job_match": parse.job_match(text, asking == "job_match"),
+            "stem_degree": parse.stem_degree(text, asking == "stem_degree"),
+            "where_obtained": parse.where_obtained(text, asking == "where_obtained"),
+            "at_firm": parse.at_firm(text, asking == "at_firm"),
+        }
+        if asking not in found and asking is not None:
+            pass
+        # Outside an answer, "don't know" is not a fact about any slot.
+        return {slot: value for slot, value in found.items()
+                if value is not None and (value != UNKNOWN or slot == asking)}
+
+    def level_answer(self, text: str, skilled: bool) -> str | None:
+        """A level named in an answer to the level question (skill: "1"…"5")."""
+        table = self.matcher.skill_levels if skilled else self.matcher.prof_levels
+        tokens = self.matcher.tokens(normalise(text))
+        for token in tokens:
+            if token in table:
+                return table[token]
+        compact = normalise(text).replace(" ", "")
+        for word in sorted(table, key=len, reverse=True):
+            if word in compact:
+                return table[word]
+        return None
+
+
+def _phrases(words: Any) -> tuple[str, ...]:
+    return tuple(sorted({normalise_name(w) for w in words}, key=len, reverse=True))
+
+
+def _has(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
