@@ -46,6 +46,10 @@ class Assistant:
         text = self.engine.t["reset"]
         return self.store.update(self.key(chat, user), lambda _state: (None, Reply(text)))
 
+    def cancel(self, chat: str, user: str) -> Reply:
+        """Drop the question under way (facts about the person are kept) and say so."""
+        return self.store.update(self.key(chat, user), self.engine.cancel)
+
     def pending(self, chat: str, user: str) -> tuple[str | None, int]:
         """The slot this person's conversation waits for and the turn number of that question."""
         state = self.store.load(self.key(chat, user))

@@ -104,7 +104,8 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
         nexts = raw.get("next") or []
         for target in nexts:
             if target not in raw_states:
-                report(file, f"{place}.next", target, f"unknown state; known: {sorted(raw_states)}")
+                report(file, f"{place}.next", target,
+                       f"unknown state; known: {sorted(raw_states)}")
         states[sid] = State(sid, slot, prompt, rule, tuple(raw.get("options") or ()),
                             frozenset(nexts))
     start = data.get("start")

@@ -52,9 +52,7 @@ class Engine:
         if u.intent == "reset":
             return new_state(self.dialog), Reply(self.t["reset"])
         if u.intent == "cancel":
-            fresh = new_state(self.dialog)
-            fresh["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS[1:]}
-            return fresh, Reply(self.t["cancel"])
+            return self.cancel(conv)
         special = self._special(conv, u, asking)
         if special is not None:
             return special
@@ -65,6 +63,13 @@ class Engine:
             if not self._take_opening(conv, u):
                 return conv, self._help(conv, asking, not_understood=not u.intent)
         return self._advance(conv, u, notes)
+
+    def cancel(self, state: State | None) -> tuple[State, Reply]:
+        """Drop the question under way; what the person said about themselves is kept."""
+        conv = _valid(state, self.dialog) or new_state(self.dialog)
+        fresh = new_state(self.dialog)
+        fresh["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS[1:]}
+        return fresh, Reply(self.t["cancel"])
 
     def _special(self, conv: State, u: Understanding, asking: str | None) -> tuple[
             State, Reply] | None:

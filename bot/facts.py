@@ -23,7 +23,9 @@ _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
 _WINDOW = re.compile(r"(?:最近|近|过去)\s*(\d+)\s*(年|个月)")
 _CLAUSE = re.compile(r"[,,。;;!!??、\n]+|但是|不过|其他|其余|剩下")
 _TOPICS_DEGREE = re.compile(r"学|专业|本科|硕士|博士|学历|毕业|大专|专科|理工|文科|工科|理科")
-_TOPICS_WHERE = re.compile(r"考的|评的|取得|拿的|鉴定|获得|考取|评审|评定|发证|颁发|外地|老家|外省|拿到")
+_TOPICS_WHERE = re.compile(
+    r"考的|评的|取得|拿的|鉴定|获得|考取|评审|评定|发证|颁发|外地|老家|外省|拿到"
+)
 
 
 def _sorted(words: Iterable[str]) -> tuple[str, ...]:
@@ -39,8 +41,10 @@ class FactParser:
         self.no = _sorted(answers["no"])
         self.yes = _sorted(answers["yes"])
         degree = lexicon["degree"]
-        self.degree = [(False, _sorted(degree["no_phrases"])), (True, _sorted(degree["yes_phrases"])),
-                       (True, _sorted(degree["yes_fields"])), (False, _sorted(degree["no_fields"]))]
+        self.degree = [
+            (False, _sorted(degree["no_phrases"])), (True, _sorted(degree["yes_phrases"])),
+            (True, _sorted(degree["yes_fields"])), (False, _sorted(degree["no_fields"])),
+        ]
         where = lexicon["where_obtained"]
         self.where = {key: _sorted(words) for key, words in where.items()}
         firm = lexicon["firm"]
@@ -86,7 +90,7 @@ class FactParser:
         if answering and self.says_unknown(text):
             return UNKNOWN
         w = self.where
-        other = _has(text, w["other_place"]) or _has(text, w["return_to"]) and "考" in text
+        other = _has(text, w["other_place"]) or (_has(text, w["return_to"]) and "考" in text)
         in_shanghai_work = _has(text, w["shanghai_work"])
         if other and in_shanghai_work:
             return "other_province_while_shanghai"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -159,15 +159,20 @@ class Knowledge:
     unleveled: Mapping[str, tuple[str, ...]]
     lexicon: Mapping[str, Any]
     source_note: str
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Every recognised name → its meaning (see ``name_index``)."""
 
     def rules(self) -> Iterable[Rule]:
         for note in self.notes.values():
             yield from note.rules
 
 
+_SPACE = re.compile(r"\s+")
+
+
 def normalise_name(text: str) -> str:
     """The form in which names are compared: NFKC (half-width), lower case, no spaces."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
 def freeze(value: Any) -> Any:
@@ -203,7 +208,9 @@ class _Reader:
                 self.problem(place, None, f"missing key {key!r}")
         return value
 
-    def strings(self, value: Any, place: str, allowed: Iterable[str] | None = None) -> tuple[str, ...]:
+    def strings(
+        self, value: Any, place: str, allowed: Iterable[str] | None = None
+    ) -> tuple[str, ...]:
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -227,6 +234,14 @@ class _Reader:
         return value
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _load_file(directory: Path, name: str, problems: list[Problem]) -> Any:
     try:
         return load_yaml(directory / name)
@@ -241,7 +256,7 @@ def _catalogue(data: Any, key: str, reader: _Reader) -> Catalogue:
         reader.problem("catalogue", top.get("catalogue"), f"expected {key!r}")
     rows: list[Row] = []
     seen: set[int] = set()
-    raw_rows = top.get("rows") if isinstance(top.get("rows"), list) else []
+    raw_rows = _list(top.get("rows"))
     fields = {"professional": ("levels", "titles"), "skilled": (), "lingang": ("code",)}[key]
     for i, raw in enumerate(raw_rows):
         place = f"rows[{i}]"
@@ -280,7 +295,7 @@ def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[st
                                                                         dict[str, Purpose]]:
     top = reader.mapping(data, "notes.yaml", ("notes", "purposes"))
     notes: dict[str, Note] = {}
-    for i, raw in enumerate(top.get("notes") or []):
+    for i, raw in enumerate(_list(top.get("notes"))):
         place = f"notes[{i}]"
         item = reader.mapping(raw, place, ("id", "text", "summary", "rules"), ("topics",))
         note_id = reader.text(item.get("id"), f"{place}.id")
@@ -293,7 +308,7 @@ def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[st
                               reader.text(item.get("summary"), f"{place}.summary"),
                               reader.strings(item.get("topics"), f"{place}.topics"), tuple(rules))
     purposes: dict[str, Purpose] = {}
-    raw_purposes = top.get("purposes") if isinstance(top.get("purposes"), dict) else {}
+    raw_purposes = _dict(top.get("purposes"))
     for key, raw in raw_purposes.items():
         place = f"purposes.{key}"
         if key not in PURPOSES:
@@ -356,7 +371,7 @@ def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, R
 def _titles(data: Any, reader: _Reader) -> dict[str, Title]:
     top = reader.mapping(data, "titles.yaml", ("titles",))
     titles: dict[str, Title] = {}
-    for key, raw in (top.get("titles") or {}).items():
+    for key, raw in _dict(top.get("titles")).items():
         place = f"titles.{key}"
         if key not in ("title#intermediate", "title#senior"):
             reader.problem(place, key, "allowed: title#intermediate, title#senior")
@@ -400,7 +415,7 @@ def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, 
         facts[fact_id] = Fact(fact_id, reader.text(item.get("text"), f"{place}.text"),
                               reader.text(item.get("source"), f"{place}.source"))
     points: dict[str, int] = {}
-    for grade, value in (top.get("points_by_grade") or {}).items():
+    for grade, value in _dict(top.get("points_by_grade")).items():
         if grade not in GRADES or not isinstance(value, int):
             reader.problem(f"points_by_grade.{grade}", value, f"grades: {list(GRADES)}, int")
         else:
@@ -414,7 +429,7 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
     out = []
     for section in ("aliases", "unleveled"):
         table: dict[str, tuple[str, ...]] = {}
-        raw = top.get(section) if isinstance(top.get(section), dict) else {}
+        raw = _dict(top.get(section))
         for row_id, names in raw.items():
             if row_id not in rows:
                 reader.problem(f"{section}.{row_id}", row_id, "unknown catalogue row")
@@ -464,13 +479,14 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         points_by_grade=MappingProxyType(points), aliases=MappingProxyType(aliases),
         unleveled=MappingProxyType(unleveled), lexicon=freeze(lexicon), source_note=source_note,
     )
-    _check_names(kb, problems.append)
+    names = name_index(kb, problems.append)
     if problems:
         raise KnowledgeError(problems)
-    return kb
+    return replace(kb, names=MappingProxyType(names))
 
 
-LEVEL_SUFFIX = re.compile(r"^(?P<base>.+?)\((?P<levels>[一二三中高初abc]级(?:、[一二三中高初abc]级)*)\)$")
+_LEVEL = "[一二三中高初abc]级"
+LEVEL_SUFFIX = re.compile(rf"^(?P<base>.+?)\((?P<levels>{_LEVEL}(?:、{_LEVEL})*)\)$")
 LEVEL_PREFIX = re.compile(r"^(?P<levels>[一二三]级)(?P<base>.+)$")
 
 
@@ -538,6 +554,3 @@ def name_index(kb: Knowledge, report: Callable[[Problem], None] | None = None) -
             claim(name, f"near:{i}", "near_misses.yaml")
     return index
 
-
-def _check_names(kb: Knowledge, report: Callable[[Problem], None]) -> None:
-    name_index(kb, report)

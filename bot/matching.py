@@ -11,9 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
-from bot.knowledge import Knowledge, Row, name_index, normalise_name
+from bot.knowledge import Knowledge, Row, normalise_name
 from bot.text import Segmenter
 
 # A level word inside a name, for the fuzzy level guard (二级建照师 must not become 一级建造师).
@@ -57,12 +55,12 @@ class Matcher:
 
     def __init__(self, kb: Knowledge, extra_words: list[str]) -> None:
         self.kb = kb
-        self.index: dict[str, str] = name_index(kb)
+        self.index: Mapping[str, str] = kb.names
         lex = kb.lexicon["levels"]
-        self.prof_levels = {normalise_name(w): level for level, words in lex["professional"].items()
-                            for w in words}
-        self.skill_levels = {normalise_name(w): str(level) for level, words in lex["skill"].items()
-                             for w in words}
+        self.prof_levels = {normalise_name(w): level
+                            for level, words in lex["professional"].items() for w in words}
+        self.skill_levels = {normalise_name(w): str(level)
+                             for level, words in lex["skill"].items() for w in words}
         self.vocabulary = frozenset([*self.index, *self.prof_levels, *self.skill_levels,
                                      *extra_words])
         self.segmenter = Segmenter(self.vocabulary)
@@ -110,6 +108,8 @@ class Matcher:
         return Match(f"conflict:{row.id}", surface, level)
 
     def _fuzzy(self, text: str, level_words: list[str]) -> Match | None:
+        from rapidfuzz import fuzz, process  # only typos need it: kept off the start-up path
+
         compact = text.replace(" ", "")
         stated = set(_LEVEL_IN_TEXT.findall(compact))
         candidates = process.extract(

@@ -53,8 +53,8 @@ class Writer:
         return out
 
     def lingang_twin(self, row: Row) -> list[str]:
-        from_twin = [r for r in self.kb.catalogues["lingang"].rows if set(r.names) & set(row.names)]
         cat = self.kb.catalogues["lingang"]
+        from_twin = [r for r in cat.rows if set(r.names) & set(row.names)]
         return [self.t["lingang_also"].format(catalogue=cat.name, n=r.n, code=r.code)
                 for r in from_twin]
 
@@ -76,9 +76,9 @@ class Writer:
                 window=f"{window // 12}年" if window % 12 == 0 else f"{window}个月",
                 months=int(rule.params["months"]), multiple=_number(rule.params["multiple"]),
             )
-        options = state.options
+        options = tuple(state.options)
         if state.slot == "level":
-            options = self.level_options(facts, credential)
+            options = tuple(self.level_options(facts, credential))
             if credential is None:
                 values["name"] = f"「{facts.get('surface', '')}」"
         return self.dialog.prompts[key].format(**values), tuple(options)
@@ -150,7 +150,8 @@ class Writer:
         purpose = result.purpose or ""
         if decision.kind == "level":
             spec = self.kb.purposes[purpose]
-            level = (t["level_names"].get(credential.grade[-1], "") if credential.kind == "skilled"
+            grade = credential.grade or ""
+            level = (t["level_names"].get(grade[-1:], "") if credential.kind == "skilled"
                      else credential.surface)
             lines.append(t["level_not_accepted"].format(
                 note=self.note_no(spec.level_rule), purpose=spec.name,

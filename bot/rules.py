@@ -94,8 +94,8 @@ def resolve_credential(kb: Knowledge, target: str, level: str | None,
     """The credential a (resolved) match target stands for."""
     if target.startswith("title#"):
         title = kb.titles[target]
-        return Credential(target, "title", title.grade,
-                          normalise_name(surface) in {normalise_name(n) for n in title.engineering},
+        names = {normalise_name(n) for n in title.engineering}
+        return Credential(target, "title", title.grade, normalise_name(surface) in names,
                           None, surface)
     row = kb.rows[target]
     if row.catalogue == "professional":

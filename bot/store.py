@@ -111,15 +111,17 @@ class SqliteStore:
 
     def _check_and_create(self) -> None:
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
         ok = db.execute("PRAGMA quick_check").fetchone()
         if not ok or ok[0] != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {ok}")
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        found = db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        tables = {row[0] for row in found}
         ours = {"meta", "conversations", "replies"}
         if tables and not ours <= tables:
             raise sqlite3.DatabaseError(f"not a 落户助手 store (tables: {sorted(tables)})")
+        # Only a file known to be ours (or a new one) is switched to WAL: it rewrites the header.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         with self._transaction():
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute(
@@ -168,8 +170,8 @@ class SqliteStore:
                 db.execute("DELETE FROM conversations WHERE key=?", (key,))
             else:
                 db.execute(
-                    "INSERT INTO conversations VALUES (?, ?, julianday('now')) "
-                    "ON CONFLICT(key) DO UPDATE SET state=excluded.state, updated=excluded.updated",
+                    "INSERT INTO conversations VALUES (?, ?, julianday('now')) ON CONFLICT(key) "
+                    "DO UPDATE SET state=excluded.state, updated=excluded.updated",
                     (key, json.dumps(new, ensure_ascii=False)),
                 )
             return value

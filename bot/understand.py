@@ -99,7 +99,7 @@ class Understander:
     def _intent(self, text: str, tokens: list[str]) -> str | None:
         compact = text.replace(" ", "")
         for name in ("reset", "cancel", "help"):
-            if any(compact == w or compact.startswith(w) and len(compact) <= len(w) + 4
+            if any(compact == w or (compact.startswith(w) and len(compact) <= len(w) + 4)
                    for w in self.intents[name]):
                 return name
         if _has(text, self.intents["note_question"]):

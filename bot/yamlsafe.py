@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -28,7 +28,7 @@ class YamlError(Exception):
 class StrictLoader(_Base):  # type: ignore[misc,valid-type]
     """SafeLoader with strict scalars and no duplicate keys."""
 
-    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -70,10 +70,11 @@ def load_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlError(str(path), "file", f"cannot be read ({exc})") from exc
     try:
-        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is safe
+        return yaml.load(text, Loader=StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
-        raise YamlError(str(path), place, f"{exc.context or ''} {exc.problem or ''}".strip()) from exc
+        message = f"{exc.context or ''} {exc.problem or ''}".strip()
+        raise YamlError(str(path), place, message) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(path), "file", str(exc)) from exc

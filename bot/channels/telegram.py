@@ -384,8 +384,10 @@ class TelegramChannel:
     def _respond(self, request: Request, chat: str, user: str) -> Outgoing:
         if request.command in ("start", "help"):
             return Outgoing(HELP)
-        if request.command in ("reset", "cancel"):
+        if request.command == "reset":
             return Outgoing.of(self.assistant.reset(chat, user))
+        if request.command == "cancel":
+            return Outgoing.of(self.assistant.cancel(chat, user))
         return Outgoing.of(self.assistant.handle(chat, user, request.text))
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

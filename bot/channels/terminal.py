@@ -23,8 +23,10 @@ def parse_line(line: str) -> tuple[dict[str, str] | None, str | None]:
     """A protocol input line → (message, None) or (None, what is wrong)."""
     try:
         value = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
     if not isinstance(value, dict):
         return None, "expected a JSON object with string fields chat, user, text"
     missing = [k for k in ("chat", "user", "text") if not isinstance(value.get(k), str)]

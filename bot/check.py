@@ -1,0 +1,28 @@
+"""``python -m bot check``: validate knowledge/ and dialogs/, listing every problem at once."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.dialog import load_dialog
+from bot.knowledge import KnowledgeError, load_knowledge, name_index
+
+
+def main(argv: list[str]) -> int:
+    """Exit 0 with a one-line summary, or 1 with one line per problem."""
+    if argv:
+        print("用法: python -m bot check", file=sys.stderr)
+        return 2
+    try:
+        kb = load_knowledge()
+        dialog = load_dialog(kb)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"check: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    rows = {key: len(cat.rows) for key, cat in kb.catalogues.items()}
+    print(f"check: ok — rows {rows}, {len(kb.notes)} notes, {len(name_index(kb))} names, "
+          f"{len(kb.near_misses)} near misses, dialog {dialog.name!r} with "
+          f"{len(dialog.states)} states")
+    return 0
