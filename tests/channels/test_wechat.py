@@ -428,7 +428,7 @@ def test_settings_come_from_the_environment_and_options() -> None:
     env = {"WECHAT_TOKEN": "t", "WECHAT_APP_ID": APP_ID, "WECHAT_AES_KEY": AES_KEY}
     settings = load_settings(["--listen", "0.0.0.0:80", "--path", "/wx"], env | {"BOT_STORE": "s"})
     assert settings == Settings("t", APP_ID, AES_KEY, "s", "0.0.0.0", 80, "/wx")
-    assert load_settings([], {"WECHAT_TOKEN": "t"}) == Settings("t", store_path="wechat.sqlite3")
+    assert load_settings([], {"WECHAT_TOKEN": "t"}) == Settings("t", store_path="luohu.db")
     assert load_settings(["--listen", "[::1]:9000"], env).host == "::1"
 
 
