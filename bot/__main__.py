@@ -38,9 +38,9 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
 
         return wechat.main
     if name == "bench":
-        from bot import bench
+        import bot.bench
 
-        return bench.main
+        return bot.bench.main
     return None
 
 

@@ -14,7 +14,16 @@ from bot.yamlsafe import YamlError, load_yaml
 
 DIALOG_DIR = Path(__file__).resolve().parent.parent / "dialogs"
 STATE_KEYS = ("slot", "prompt", "rule", "options", "next")
-REPLY_KEYS = ("help", "verdict", "disclaimer", "slot_names", "purpose_names", "level_names")
+# every wording the code uses: a missing one is reported at load, not when a person meets it
+REPLY_KEYS = (
+    "help", "not_understood", "still_waiting", "reset", "cancel", "not_found",
+    "not_found_generic", "answer_unclear", "verdict", "purpose_assumed", "row_line", "row_titles",
+    "row_no_title", "lingang_also", "checked_header", "check_line", "todo_header", "todo_line",
+    "level_line", "level_not_accepted", "level_points_bg", "talent_info", "economist_note",
+    "near_nearest", "conflict", "lingang", "lingang_not_skilled", "skilled_info",
+    "professional_info", "note_info", "background", "disclaimer", "level_open", "purpose_open",
+    "unknown_facts", "level_names", "purpose_names", "accept_names",
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
             report(file, key, key, "unknown key; allowed: dialog, start, states, prompts")
     prompts = data.get("prompts") or {}
     raw_states = data.get("states") or {}
+    for key, value in (("prompts", prompts), ("states", raw_states)):
+        if not isinstance(value, dict):
+            report(file, key, type(value).__name__, "expected a mapping")
+    prompts = prompts if isinstance(prompts, dict) else {}
+    raw_states = raw_states if isinstance(raw_states, dict) else {}
     states: dict[str, State] = {}
     for sid, raw in raw_states.items():
         place = f"states.{sid}"

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.text import arabic_numerals
+from bot.text import Phrases, arabic_numerals
 
 UNKNOWN = "unknown"
 ALL_MONTHS = -1  # "一直" / "都是": the whole window the rule looks at
@@ -28,8 +28,8 @@ _TOPICS_WHERE = re.compile(
 )
 
 
-def _sorted(words: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(words), key=len, reverse=True))
+def _sorted(words: Iterable[str]) -> Phrases:
+    return Phrases(words)
 
 
 class FactParser:
@@ -139,7 +139,7 @@ class FactParser:
             window_months = int(window[1]) * (12 if window[2] == "年" else 1)
         if not segments and answering and asked_multiple is not None:
             months = _duration(text, self.si["always"])
-            if months is not None and not _has(text, self.no):
+            if months is not None and self.yes_no(text) is not False:
                 segments = [[months, asked_multiple]]
         if segments:
             return {"segments": segments, "window": window_months, "answer": None}
@@ -195,7 +195,7 @@ def _split_at_multiples(clause: str) -> list[str]:
     return parts
 
 
-def _duration(part: str, always: tuple[str, ...]) -> int | None:
+def _duration(part: str, always: Phrases) -> int | None:
     """Months a part states: N个月 (the smallest), N年, or the whole window for 一直."""
     months = [int(m) for m in _MONTHS.findall(part)]
     if months:
@@ -236,5 +236,5 @@ def evaluate_social_insurance(
     return False, found
 
 
-def _has(text: str, words: Iterable[str]) -> bool:
-    return any(word in text for word in words)
+def _has(text: str, words: Phrases) -> bool:
+    return words.found_in(text)

@@ -371,6 +371,8 @@ def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, R
 def _titles(data: Any, reader: _Reader) -> dict[str, Title]:
     top = reader.mapping(data, "titles.yaml", ("titles",))
     titles: dict[str, Title] = {}
+    if "titles" in top and not isinstance(top["titles"], dict):
+        reader.problem("titles", type(top["titles"]).__name__, "expected a mapping")
     for key, raw in _dict(top.get("titles")).items():
         place = f"titles.{key}"
         if key not in ("title#intermediate", "title#senior"):
@@ -415,6 +417,9 @@ def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, 
         facts[fact_id] = Fact(fact_id, reader.text(item.get("text"), f"{place}.text"),
                               reader.text(item.get("source"), f"{place}.source"))
     points: dict[str, int] = {}
+    if "points_by_grade" in top and not isinstance(top["points_by_grade"], dict):
+        reader.problem("points_by_grade", type(top["points_by_grade"]).__name__,
+                       "expected a mapping of grade → points")
     for grade, value in _dict(top.get("points_by_grade")).items():
         if grade not in GRADES or not isinstance(value, int):
             reader.problem(f"points_by_grade.{grade}", value, f"grades: {list(GRADES)}, int")

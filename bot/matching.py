@@ -71,15 +71,20 @@ class Matcher:
     def tokens(self, text: str) -> list[str]:
         return self.segmenter.cut(text)
 
-    def find(self, text: str, tokens: list[str] | None = None, fuzzy: bool = True) -> Match | None:
-        """The certificate the normalised ``text`` names, or None."""
+    def find(self, text: str, tokens: list[str] | None = None,
+             fuzzy_text: str | None = None) -> Match | None:
+        """The certificate the normalised ``text`` names, or None.
+
+        ``fuzzy_text``: the part of the text to match by similarity when no name matches
+        exactly (None: no fuzzy matching).
+        """
         tokens = self.tokens(text) if tokens is None else tokens
         level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
         for token in tokens:
             target = self.index.get(token)
             if target is not None:
                 return self.resolve(target, token, level_words)
-        return self._fuzzy(text, level_words) if fuzzy else None
+        return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
         """Combine a name with the level words of its message."""
@@ -108,21 +113,31 @@ class Matcher:
         return Match(f"conflict:{row.id}", surface, level)
 
     def _fuzzy(self, text: str, level_words: list[str]) -> Match | None:
-        from rapidfuzz import fuzz, process  # only typos need it: kept off the start-up path
+        # only typos need rapidfuzz: kept off the start-up path
+        from rapidfuzz import fuzz, process
+        from rapidfuzz.distance import Levenshtein
 
         compact = text.replace(" ", "")
         stated = set(_LEVEL_IN_TEXT.findall(compact))
         candidates = process.extract(
-            compact, self.fuzzy_names, scorer=fuzz.partial_ratio, limit=12, score_cutoff=66
+            compact, self.fuzzy_names, scorer=fuzz.partial_ratio, limit=20, score_cutoff=66
         )
         best: tuple[float, int, str] | None = None
-        for name, score, _ in candidates:
-            if len(name) > len(compact) or score < _threshold(len(name)):
+        for name, _, _ in candidates:
+            if len(name) > len(compact):
                 continue
             own = set(_LEVEL_IN_TEXT.findall(name))
             if own and stated and not own & stated:
                 continue  # a level the message contradicts: never a fuzzy match
-            key = (score, len(name), name)
+            # partial_ratio only finds candidates; they are judged by edits (substitutions count
+            # once) against the part of the text they align with: 中级会记 is one edit from
+            # 中级会计 but two from 中级记者; 注册安全工成师 one from 注册安全工程师.
+            where = fuzz.partial_ratio_alignment(name, compact)
+            window = compact[where.dest_start:where.dest_end] if where else compact
+            edits = Levenshtein.distance(name, window)
+            if edits > _allowed_edits(len(name)):
+                continue
+            key = (-edits / len(name), len(name), name)
             if best is None or key > best:
                 best = key
         if best is None:
@@ -131,10 +146,9 @@ class Matcher:
         return Match(match.target, match.surface, match.level, fuzzy=True)
 
 
-def _threshold(length: int) -> float:
-    """The partial_ratio a name of this length needs: one wrong character, two from seven."""
-    wrong = 1 if length < 7 else 2
-    return 100.0 * (length - wrong) / length - 0.01
+def _allowed_edits(length: int) -> int:
+    """Typos a name of this length may carry: one from four characters, two from seven."""
+    return 0 if length < 4 else 1 if length < 7 else 2
 
 
 def _lingang_twins(kb: Knowledge) -> Mapping[str, str]:

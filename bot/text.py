@@ -13,7 +13,7 @@ import re
 import sys
 import types
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 MAX_CHARS = 2000  # understanding reads this much of a message; the rest cannot change the answer
 
@@ -24,6 +24,23 @@ _MARKUP = str.maketrans({c: " " for c in "*_`~#>|[]{}\\^"})
 _SPACES = re.compile(r"\s+")
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?:来|多|几)?(?=个?月|年|倍|个)")
 _HALF_YEAR = re.compile(r"(\d+)年半")
+
+
+class Phrases:
+    """A set of phrases searched for at once: one compiled alternation, longest first."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = tuple(sorted({w for w in words if w}, key=len, reverse=True))
+        self._pattern = re.compile("|".join(map(re.escape, self.words))) if self.words else None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.words)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def found_in(self, text: str) -> bool:
+        return bool(self._pattern and self._pattern.search(text))
 
 
 def _is_visible(ch: str) -> bool:

@@ -10,9 +10,10 @@ from typing import Any
 from bot.facts import UNKNOWN, FactParser
 from bot.knowledge import Knowledge, normalise_name
 from bot.matching import Match, Matcher
-from bot.text import normalise
+from bot.text import Phrases, normalise
 
 _CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}")
+_WORD = re.compile(r"^\w+$")
 _DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
 # Words that show a message is about a certificate even when no name matched (for the fuzzy
 # fallback and for "I did not find it" answers).
@@ -66,6 +67,7 @@ class Understander:
         words += [normalise_name(w) for section in ("firm",) for ws in lex[section].values()
                   for w in ws]
         self.matcher = Matcher(kb, words)
+        self.plain_words = frozenset(words)  # words that never belong to a certificate name
         self.facts = FactParser(lex)
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
 
@@ -80,12 +82,16 @@ class Understander:
         purpose, vague = self._purpose(text)
         code = _CODE.search(text)
         digit = _DIGIT_ANSWER.match(text)
-        # what is left once every known word is taken out: a certificate name we do not know?
-        residue = "".join(t for t in tokens if t not in self.matcher.vocabulary)
+        # What is left once every known word is taken out: a certificate name we do not know,
+        # or one mistyped? Only then is the (slower) fuzzy match worth running, on that part.
+        residue = "".join(t for t in tokens if t not in self.matcher.vocabulary and _WORD.match(t))
         cert_hint = bool(_CERT_HINT.search(residue))
-        fuzzy_ok = asking in (None, "credential") and bool(
-            purpose or intent == "lookup" or asking == "credential" or cert_hint)
-        match = self.matcher.find(text, tokens, fuzzy=fuzzy_ok and not digit)
+        leveled = any(t in self.matcher.prof_levels or t in self.matcher.skill_levels
+                      for t in tokens)
+        fuzzy_ok = (asking in (None, "credential") and not code and not digit
+                    and len(residue) >= 2 and (cert_hint or leveled or asking == "credential"))
+        fuzzy_text = "".join(t for t in tokens if t not in self.plain_words and _WORD.match(t))
+        match = self.matcher.find(text, tokens, fuzzy_text=fuzzy_text if fuzzy_ok else None)
         facts = self._facts(text, asking, asked_multiple)
         return Understanding(
             text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
@@ -150,9 +156,9 @@ class Understander:
         return None
 
 
-def _phrases(words: Any) -> tuple[str, ...]:
-    return tuple(sorted({normalise_name(w) for w in words}, key=len, reverse=True))
+def _phrases(words: Any) -> Phrases:
+    return Phrases(normalise_name(w) for w in words)
 
 
-def _has(text: str, words: tuple[str, ...]) -> bool:
-    return any(word in text for word in words)
+def _has(text: str, words: Phrases) -> bool:
+    return words.found_in(text)

@@ -27,6 +27,8 @@ def parse_line(line: str) -> tuple[dict[str, str] | None, str | None]:
         return None, f"not valid JSON: {exc.msg} at column {exc.colno}"
     except ValueError as exc:
         return None, f"not valid JSON: {exc}"
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply"
     if not isinstance(value, dict):
         return None, "expected a JSON object with string fields chat, user, text"
     missing = [k for k in ("chat", "user", "text") if not isinstance(value.get(k), str)]
