@@ -7,7 +7,8 @@ environment:
     WECHAT_TOKEN     the 令牌 (Token) of 服务器配置 (required)
     WECHAT_APP_ID    the AppID (required with an AES key)
     WECHAT_AES_KEY   the EncodingAESKey (43 characters) for 安全模式 and 兼容模式
-    BOT_STORE        the SQLite state file (default ``luohu.db``, shared with the other channels; ``--store`` overrides)
+    BOT_STORE        the SQLite state file (default ``luohu.db``, shared with the other
+                     channels; ``--store`` overrides)
 
 Every request is signed by WeChat; a request whose signature is missing or wrong, or whose
 timestamp is more than five minutes off, is refused before its body is read. Text messages go
