@@ -117,8 +117,8 @@ class Engine:
                 self._new_credential(conv, u)
             else:
                 conv["not_found"] = u.text if u.cert_hint and not u.unknown else ""
-        elif u.match is not None and (u.correction or _changes(u, facts)) and not (
-                asking == "level" and self._level_of(conv, u)):
+        elif u.match is not None and (u.correction or (_changes(u, facts) and not (
+                asking == "level" and self._level_of(conv, u)))):
             self._new_credential(conv, u)
         elif asking == "level":
             level = self._level_of(conv, u)
@@ -127,6 +127,9 @@ class Engine:
                 conv["level_unknown"] = True
             else:
                 self._set_level(conv, level)
+        elif u.purpose and u.purpose != facts.get("purpose") and asking not in u.facts:
+            facts["purpose"] = u.purpose  # 「那积分呢」 mid-question: the question changes
+            conv["asked"] = []
         elif asking == "purpose":
             if u.purpose:
                 facts["purpose"] = u.purpose
@@ -138,6 +141,8 @@ class Engine:
                 value = UNKNOWN
                 if not u.unknown:
                     notes.append(self.t["answer_unclear"].format(answer=u.text[:20]))
+            if asking == "social_insurance" and isinstance(value, dict):
+                value["asked"] = conv.get("ask_params")  # the requirement it answers
             facts[asking] = value
         facts = conv["facts"]
         if u.purpose and asking != "purpose":
@@ -219,8 +224,10 @@ class Engine:
         text, options = self.writer.question(target, decision, conv["facts"])
         conv["options"] = list(options)
         rule = decision.ask_rule
-        conv["ask_multiple"] = (float(rule.params["multiple"]) if rule is not None
-                                and rule.check == "social_insurance" else None)
+        si = rule is not None and rule.check == "social_insurance"
+        conv["ask_multiple"] = float(rule.params["multiple"]) if si and rule else None
+        conv["ask_params"] = ([int(rule.params["window_months"]), int(rule.params["months"]),
+                               float(rule.params["multiple"])] if si and rule else None)
         return conv, Reply("\n".join([*notes, text]), slot, options, None, conv["turn"])
 
     def _finish(self, conv: State, decision: Decision, notes: list[str]) -> tuple[State, Reply]:

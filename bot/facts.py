@@ -214,9 +214,12 @@ def evaluate_social_insurance(
     Months stated for a longer window than the rule's count only as far as they must fall in
     the rule's window (40 of the last 48 months guarantee 4 of the last 12).
     """
+    asked = value.get("asked")
     if value.get("answer") is not None and not value.get("segments"):
+        if asked is not None and list(asked) != [window, months, multiple]:
+            return None, None  # 「满足」 to another purpose's requirement says nothing of this one
         return bool(value["answer"]), None
-    source = value.get("window") or window
+    source = value.get("window") or (asked[0] if asked else None) or window
     qualifying = [s for s in value.get("segments", []) if s[1] + 1e-9 >= multiple]
     if not qualifying:
         return False, 0

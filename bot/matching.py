@@ -80,11 +80,27 @@ class Matcher:
         """
         tokens = self.tokens(text) if tokens is None else tokens
         level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
-        for token in tokens:
+        for i, token in enumerate(tokens):
             target = self.index.get(token)
             if target is not None:
+                # A known name glued to unknown characters (消仿工程师) may be a longer name
+                # mistyped: the whole run is tried by similarity first.
+                span = self._unknown_run(tokens, i)
+                if fuzzy_text is not None and span != token:
+                    longer = self._fuzzy(span, level_words, whole=True)
+                    if longer is not None and len(longer.surface) > len(token):
+                        return longer
                 return self.resolve(target, token, level_words)
         return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
+
+    def _unknown_run(self, tokens: list[str], i: int) -> str:
+        """Token i with the unknown single characters (and level words) right before it."""
+        start = i
+        while start > 0 and (tokens[start - 1] not in self.vocabulary
+                             or tokens[start - 1] in self.prof_levels) and \
+                tokens[start - 1].strip() and tokens[start - 1].isalnum():
+            start -= 1
+        return "".join(tokens[start:i + 1])
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
         """Combine a name with the level words of its message."""
@@ -112,7 +128,8 @@ class Matcher:
             return Match("title#senior", surface, level)
         return Match(f"conflict:{row.id}", surface, level)
 
-    def _fuzzy(self, text: str, level_words: list[str]) -> Match | None:
+    def _fuzzy(self, text: str, level_words: list[str], whole: bool = False) -> Match | None:
+        """The name most like a part of ``text`` (``whole``: like all of it), within typos."""
         # only typos need rapidfuzz: kept off the start-up path
         from rapidfuzz import fuzz, process
         from rapidfuzz.distance import Levenshtein
@@ -120,7 +137,7 @@ class Matcher:
         compact = text.replace(" ", "")
         stated = set(_LEVEL_IN_TEXT.findall(compact))
         candidates = process.extract(
-            compact, self.fuzzy_names, scorer=fuzz.partial_ratio, limit=20, score_cutoff=66
+            compact, self.fuzzy_names, scorer=fuzz.partial_ratio, limit=60, score_cutoff=66
         )
         best: tuple[float, int, str] | None = None
         for name, _, _ in candidates:
@@ -133,7 +150,7 @@ class Matcher:
             # once) against the part of the text they align with: 中级会记 is one edit from
             # 中级会计 but two from 中级记者; 注册安全工成师 one from 注册安全工程师.
             where = fuzz.partial_ratio_alignment(name, compact)
-            window = compact[where.dest_start:where.dest_end] if where else compact
+            window = compact[where.dest_start:where.dest_end] if where and not whole else compact
             edits = Levenshtein.distance(name, window)
             if edits > _allowed_edits(len(name)):
                 continue

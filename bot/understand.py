@@ -91,7 +91,9 @@ class Understander:
         fuzzy_ok = (asking in (None, "credential") and not code and not digit
                     and len(residue) >= 2 and (cert_hint or leveled or asking == "credential"))
         fuzzy_text = "".join(t for t in tokens if t not in self.plain_words and _WORD.match(t))
-        match = self.matcher.find(text, tokens, fuzzy_text=fuzzy_text if fuzzy_ok else None)
+        may_fuzz = asking in (None, "credential") and not code and not digit
+        match = self.matcher.find(text, tokens, fuzzy_text=(fuzzy_text if fuzzy_ok else "")
+                                  if may_fuzz else None)
         facts = self._facts(text, asking, asked_multiple)
         return Understanding(
             text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
