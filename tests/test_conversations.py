@@ -1,6 +1,7 @@
 """Conversations as data: every case of tests/conversations/*.yaml, run through the assistant.
 
-A case is ``{id, turns}``; a turn is ``{say, user?, aside?, expect}``. ``expect`` may hold:
+A case is ``{id, turns}``; a turn is ``{say, user?, aside?, new_question?, expect}``.
+``expect`` may hold:
 
 - ``asking``: the slot the reply asks (null: it asks nothing);
 - ``result: null``: the reply gives no result;
@@ -12,7 +13,8 @@ A case is ``{id, turns}``; a turn is ``{say, user?, aside?, expect}``. ``expect`
 
 Every reply is also held to the protocol: non-empty text, a protocol slot or nothing, string
 options, a known verdict; and within one question no slot is asked twice (``aside: true`` marks a
-turn that only reminds of the pending question, like 「帮助」).
+turn that only reminds of the pending question, like 「帮助」; ``new_question: true`` one that
+starts another question before the first is answered, like 「那积分呢」 mid-question).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bot.store import MemoryStore
 from bot.yamlsafe import load_yaml
 
 HERE = Path(__file__).resolve().parent / "conversations"
-TURN_KEYS = {"say", "user", "aside", "expect"}
+TURN_KEYS = {"say", "user", "aside", "new_question", "expect"}
 EXPECT_KEYS = {"asking", "result", "verdict", "credential", "purpose", "reasons_include", "cites",
                "unknown", "options_include", "not_asking", "text_contains", "text_excludes"}
 RESULT_KEYS = {"verdict", "credential", "purpose", "reasons_include", "cites", "unknown"}

@@ -69,6 +69,8 @@ TRAPS: list[tuple[str, str, str | None, str | None, str | None, str | None]] = [
     ("二级消仿工程师", "二级消仿工程师能落户吗", None, "near", None, "title#intermediate"),
     ("注册消仿工程师", "注册消仿工程师能积分吗", None, "unleveled:professional#1", None,
      "title#intermediate"),
+    ("注册会计帅", "注册会计帅能落户吗", None, "professional#55", None,
+     "unleveled:professional#20"),
     # traditional characters and full-width forms
     ("中級會計師", "中級會計師能落戶嗎", None, "professional#20", None, None),
     ("二級建造師", "二級建造師", "credential", "near", None, "professional#8"),
