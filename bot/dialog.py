@@ -22,7 +22,8 @@ REPLY_KEYS = (
     "level_line", "level_not_accepted", "level_points_bg", "talent_info", "economist_note",
     "near_nearest", "conflict", "lingang", "lingang_not_skilled", "skilled_info",
     "professional_info", "note_info", "background", "disclaimer", "level_open", "purpose_open",
-    "unknown_facts", "level_names", "purpose_names", "accept_names",
+    "unknown_facts", "level_names", "purpose_names", "accept_names", "title_line", "title_info",
+    "check_detail", "row_ref", "describe",
 )
 
 

@@ -181,7 +181,7 @@ class Engine:
         facts = conv["facts"]
         if conv.pop("not_found", None) is not None and not facts.get("credential"):
             return self._not_found(conv, u)
-        if facts.get("purpose") == "settle" and "落户" in u.text and "居转户" not in u.text:
+        if facts.get("purpose") == "settle" and self.nlu.assumes_settle(u.text):
             notes.append(self.t["purpose_assumed"])
         order = self.dialog.slot_order
         for _ in range(2 * len(order) + 2):
@@ -289,7 +289,7 @@ class Engine:
         row = self.kb.rows.get(target.split(":", 1)[-1])
         if row is None:  # a generic title
             title = self.kb.titles[target]
-            text = f"「{u.match.surface}」是{title.name},不是目录中的职业资格;能否使用按注释判断。"
+            text = self.t["title_info"].format(surface=u.match.surface, title=title.name)
             return self._answer_aside(conv, text, Result("info", None, target, (), ()))
         return self._info(conv, u, row)
 

@@ -443,8 +443,10 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
     return out[0], out[1]
 
 
-LEXICON_SECTIONS = ("purposes", "purpose_loose", "levels", "level_options", "answers", "degree",
-                    "where_obtained", "firm", "social_insurance", "intents", "function_words")
+LEXICON_SECTIONS = (
+    "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
+    "where_obtained", "firm", "social_insurance", "intents", "function_words",
+)
 
 
 def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:

@@ -94,13 +94,18 @@ class Matcher:
         return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
 
     def _unknown_run(self, tokens: list[str], i: int) -> str:
-        """Token i with the unknown single characters (and level words) right before it."""
-        start = i
-        while start > 0 and (tokens[start - 1] not in self.vocabulary
-                             or tokens[start - 1] in self.prof_levels) and \
-                tokens[start - 1].strip() and tokens[start - 1].isalnum():
+        """Token i with the unknown characters (and level words) right before and after it."""
+
+        def glued(token: str, before: bool) -> bool:
+            unknown = token not in self.vocabulary or (before and token in self.prof_levels)
+            return unknown and token.isalnum()
+
+        start, end = i, i + 1
+        while start > 0 and glued(tokens[start - 1], True):
             start -= 1
-        return "".join(tokens[start:i + 1])
+        while end < len(tokens) and glued(tokens[end], False):
+            end += 1
+        return "".join(tokens[start:end])
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
         """Combine a name with the level words of its message."""

@@ -73,7 +73,9 @@ class Writer:
             window = int(rule.params["window_months"])
             values.update(
                 purpose=self.t["purpose_names"][facts.get("purpose")],
-                window=f"{window // 12}年" if window % 12 == 0 else f"{window}个月",
+                window=(self.t["describe"]["window_years"].format(years=window // 12)
+                        if window % 12 == 0
+                        else self.t["describe"]["window_months"].format(months=window)),
                 months=int(rule.params["months"]), multiple=_number(rule.params["multiple"]),
             )
         options = tuple(state.options)
@@ -144,7 +146,7 @@ class Writer:
             lines += self.lingang_twin(credential.row)
         else:
             title = self.kb.titles[credential.id]
-            lines.append(f"依据:你的「{credential.surface}」按{title.name}判断(不是目录中的职业资格)。")
+            lines.append(t["title_line"].format(surface=credential.surface, title=title.name))
         if credential.kind == "skilled" and credential.grade:
             lines.append(t["level_line"].format(level=t["level_names"][credential.grade[-1]]))
         purpose = result.purpose or ""
@@ -174,23 +176,51 @@ class Writer:
                                             summary=self.kb.notes[o.rule.note].summary)
                       for o in decision.outcomes if o.status == OPEN]
             lines.append(t["unknown_facts"])
-        if (credential.row is not None and len(credential.row.titles) > 1
-                and facts.get("stem_degree") is False and "工程师" in credential.row.titles):
-            others = "、".join(x for x in credential.row.titles if x != "工程师")
-            lines.append(t["economist_note"].format(others=others))
+        engineering = set(self.kb.titles["title#intermediate"].engineering)
+        if (credential.row is not None and facts.get("stem_degree") is False
+                and engineering & set(credential.row.titles)):
+            others = "、".join(x for x in credential.row.titles if x not in engineering)
+            if others:
+                lines.append(t["economist_note"].format(others=others))
         if result.verdict in ("eligible", "conditional"):
             lines += self.background(self.kb.purposes[purpose].background)
         return lines
 
     def _check_line(self, outcome: Outcome, facts: Mapping[str, Any]) -> str:
         rule = outcome.rule
-        detail = _describe(rule.slot, facts.get(rule.slot), outcome)
+        detail = self.describe(rule.slot, facts.get(rule.slot), outcome)
         return self.t["check_line"].format(
             note=self.note_no(rule.note), summary=self.kb.notes[rule.note].summary,
-            detail=f"你的情况:{detail} {MARK[outcome.status]}")
+            detail=self.t["check_detail"].format(detail=detail, mark=MARK[outcome.status]))
 
     def _row_ref(self, row: Row) -> str:
-        return f"{row.name}({self.kb.catalogues[row.catalogue].short}第{row.n}项)"
+        return self.t["row_ref"].format(name=row.name, n=row.n,
+                                        catalogue=self.kb.catalogues[row.catalogue].short)
+
+    def describe(self, slot: str, value: Any, outcome: Outcome) -> str:
+        """A short reading of a fact as the person gave it."""
+        words = self.t["describe"]
+        if value == UNKNOWN:
+            return str(words["unknown"])
+        if slot == "where_obtained":
+            return str(words["where_obtained"].get(str(value), value))
+        if slot == "social_insurance" and isinstance(value, Mapping):
+            if value.get("segments"):
+                return self._describe_si(value, outcome)
+            value = value.get("answer")
+        yes, no = words["yes_no"].get(slot, ("", ""))
+        return str(yes if value else no)
+
+    def _describe_si(self, value: Mapping[str, Any], outcome: Outcome) -> str:
+        words = self.t["describe"]
+        parts = []
+        for months, multiple in value["segments"]:
+            span = (words["si_always"] if months == ALL_MONTHS else "" if months is None
+                    else words["si_months"].format(months=months))
+            parts.append(words["si_segment"].format(span=span, multiple=_number(multiple)))
+        found = (words["si_found"].format(found=outcome.detail)
+                 if outcome.detail is not None else "")
+        return ",".join(parts) + found
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -222,27 +252,3 @@ def _strip_level(surface: str) -> str:
     for word in ("一级", "二级", "三级", "初级", "中级", "高级", "a级", "b级", "c级"):
         surface = surface.replace(word, "")
     return surface
-
-
-def _describe(slot: str, value: Any, outcome: Outcome) -> str:
-    """A short reading of a fact as the person gave it."""
-    if value == UNKNOWN:
-        return "不清楚"
-    if slot == "social_insurance" and isinstance(value, Mapping):
-        if value.get("answer") is not None and not value.get("segments"):
-            return "满足" if value["answer"] else "不满足"
-        parts = []
-        for months, multiple in value.get("segments", []):
-            span = "一直" if months == ALL_MONTHS else ("" if months is None else f"{months}个月")
-            parts.append(f"{span}{_number(multiple)}倍")
-        found = f"(按要求算得{outcome.detail}个月)" if outcome.detail is not None else ""
-        return ",".join(parts) + found
-    if slot == "where_obtained":
-        return {"shanghai": "在上海取得", "elsewhere_before": "来上海前在外地工作时取得",
-                "other_province_while_shanghai": "在上海工作期间取得的外地证书",
-                "elsewhere": "在外地取得"}.get(str(value), str(value))
-    if slot == "stem_degree":
-        return "理工类" if value else "非理工类"
-    if slot == "at_firm":
-        return "在事务所" if value else "不在事务所"
-    return "对口" if value else "不对口"

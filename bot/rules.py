@@ -99,7 +99,8 @@ def resolve_credential(kb: Knowledge, target: str, level: str | None,
                           None, surface)
     row = kb.rows[target]
     if row.catalogue == "professional":
-        engineering = bool(row.titles) and all(t == "工程师" for t in row.titles)
+        series = set(kb.titles["title#intermediate"].engineering)
+        engineering = bool(row.titles) and all(t in series for t in row.titles)
         return Credential(row.id, "professional", "qualification", engineering, row, surface)
     if row.catalogue == "skilled":
         return Credential(row.id, "skilled", f"skill{level}" if level else None, False, row,

@@ -61,6 +61,8 @@ class Understander:
         self.purposes = [(key, _phrases(lex["purposes"][key])) for key in
                          ("talent", "settle", "points")]
         self.loose = _phrases(lex["purpose_loose"])
+        self.settle_assumed = _phrases(lex["settle_assumed"])
+        self.settle_words = dict(self.purposes)["settle"]
         words = [w for group in self.intents.values() for w in group]
         words += [w for _, group in self.purposes for w in group] + list(self.loose)
         words += [normalise_name(w) for w in lex["function_words"]]
@@ -143,6 +145,11 @@ class Understander:
         # Outside an answer, "don't know" is not a fact about any slot.
         return {slot: value for slot, value in found.items()
                 if value is not None and (value != UNKNOWN or slot == asking)}
+
+    def assumes_settle(self, text: str) -> bool:
+        """The text says 落户 loosely (not 居转户 by name): the bot says it reads it as 居转户."""
+        named = [w for w in self.settle_words if w not in self.settle_assumed]
+        return _has(text, self.settle_assumed) and not any(w in text for w in named)
 
     def level_answer(self, text: str, skilled: bool) -> str | None:
         """A level named in an answer to the level question (skill: "1"…"5")."""
