@@ -8,9 +8,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from bot.datacache import YamlError, load_data
 from bot.knowledge import Knowledge, KnowledgeError, Problem, freeze
 from bot.protocol import SLOTS
-from bot.yamlsafe import YamlError, load_yaml
 
 DIALOG_DIR = Path(__file__).resolve().parent.parent / "dialogs"
 STATE_KEYS = ("slot", "prompt", "rule", "options", "next")
@@ -80,7 +80,7 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
     data, replies = {}, {}
     for name in ("eligibility.yaml", "replies.yaml"):
         try:
-            loaded = load_yaml(directory / name)
+            loaded = load_data(directory / name)
         except YamlError as exc:
             report(exc.path, exc.place, None, exc.message)
             continue

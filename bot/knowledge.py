@@ -14,8 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from bot.datacache import YamlError, load_data
 from bot.protocol import PURPOSES, REASONS, SLOTS
-from bot.yamlsafe import YamlError, load_yaml
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 CATALOGUES = ("professional", "skilled", "lingang")
@@ -244,7 +244,7 @@ def _dict(value: Any) -> dict[Any, Any]:
 
 def _load_file(directory: Path, name: str, problems: list[Problem]) -> Any:
     try:
-        return load_yaml(directory / name)
+        return load_data(directory / name)
     except YamlError as exc:
         problems.append(Problem(exc.path, exc.place, None, exc.message))
         return None

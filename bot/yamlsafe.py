@@ -14,15 +14,11 @@ from typing import Any, ClassVar
 
 import yaml
 
+from bot.datacache import YamlError
+
+__all__ = ["StrictLoader", "YamlError", "load_yaml", "parse_yaml"]
+
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class YamlError(Exception):
-    """A YAML file that does not parse, with the place of the problem."""
-
-    def __init__(self, path: str, place: str, message: str) -> None:
-        super().__init__(f"{path}: {place}: {message}")
-        self.path, self.place, self.message = path, place, message
 
 
 class StrictLoader(_Base):  # type: ignore[misc,valid-type]
@@ -66,9 +62,18 @@ def load_yaml(path: Path) -> Any:
         YamlError: the file cannot be read or parsed; the message names the line and column.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise YamlError(str(path), "file", f"cannot be read ({exc})") from exc
+    return parse_yaml(raw, path)
+
+
+def parse_yaml(raw: bytes, path: Path) -> Any:
+    """Parse the bytes of the YAML file at ``path`` strictly (see ``load_yaml``)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(str(path), "file", f"is not UTF-8 ({exc})") from exc
     try:
         return yaml.load(text, Loader=StrictLoader)
     except yaml.MarkedYAMLError as exc:
