@@ -99,15 +99,17 @@ class Engine:
             if u.purpose != facts.get("purpose"):
                 conv["asked"] = []
         elif not (u.purpose or (u.facts and facts.get("credential")) or u.cert_hint
-                  or u.vague_purpose):
+                  or u.vague_purpose or u.level_words):
             return False
         facts = conv["facts"]
         if u.purpose:
             facts["purpose"] = u.purpose
         facts.update(u.facts)
+        if u.match is None and u.level_words:
+            facts["level_words"] = list(u.level_words)
         if u.match is None and u.cert_hint and not facts.get("credential") and (
-                u.purpose or u.vague_purpose):
-            conv["not_found"] = u.text
+                u.purpose or u.vague_purpose or u.intent == "lookup"):
+            conv["not_found"] = u.residue
         return True
 
     def _take_answer(self, conv: State, u: Understanding, asking: str, notes: list[str]) -> None:
@@ -116,7 +118,7 @@ class Engine:
             if u.match is not None:
                 self._new_credential(conv, u)
             else:
-                conv["not_found"] = u.text if u.cert_hint and not u.unknown else ""
+                conv["not_found"] = u.residue if u.cert_hint and not u.unknown else ""
         elif u.match is not None and (u.correction or (_changes(u, facts) and not (
                 asking == "level" and self._level_of(conv, u)))):
             self._new_credential(conv, u)
@@ -154,10 +156,14 @@ class Engine:
     def _new_credential(self, conv: State, u: Understanding) -> None:
         """Start a question about another certificate; facts about the person carry over."""
         assert u.match is not None
+        match = u.match
+        said = conv["facts"].get("level_words")
+        if said and not u.level_words:  # 「我是高级技师」 … 「焊工」: the level came first
+            match = self.nlu.matcher.resolve(match.target, match.surface, list(said))
         conv["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS}
-        conv["facts"].update(credential=u.match.target, surface=u.match.surface)
-        if u.match.level is not None:
-            conv["facts"]["level"] = u.match.level
+        conv["facts"].update(credential=match.target, surface=match.surface)
+        if match.level is not None:
+            conv["facts"]["level"] = match.level
         conv["asked"] = []
         conv.pop("not_found", None)
 
@@ -179,8 +185,9 @@ class Engine:
 
     def _advance(self, conv: State, u: Understanding, notes: list[str]) -> tuple[State, Reply]:
         facts = conv["facts"]
-        if conv.pop("not_found", None) is not None and not facts.get("credential"):
-            return self._not_found(conv, u)
+        unknown_name = conv.pop("not_found", None)
+        if unknown_name is not None and not facts.get("credential"):
+            return self._not_found(conv, unknown_name)
         if facts.get("purpose") == "settle" and self.nlu.assumes_settle(u.text):
             notes.append(self.t["purpose_assumed"])
         order = self.dialog.slot_order
@@ -259,9 +266,9 @@ class Engine:
                          options, None, int(conv.get("turn", 0)))
         return Reply(text, None, (), None, int(conv.get("turn", 0)))
 
-    def _not_found(self, conv: State, u: Understanding) -> tuple[State, Reply]:
+    def _not_found(self, conv: State, name: str) -> tuple[State, Reply]:
         result = Result("not_listed", conv["facts"].get("purpose"), None, ("not_listed",), ())
-        text = (self.t["not_found"].format(name=u.text[:30]) if u.text
+        text = (self.t["not_found"].format(name=name[:30]) if name
                 else self.t["not_found_generic"])
         conv["state"] = self.dialog.move(conv["state"], "answered")
         conv["asked"], conv["options"] = [], []

@@ -36,6 +36,8 @@ class Understanding:
         unknown: it says the person does not know.
         choice: a digit answer (1-based) to numbered options.
         cert_hint: it looks like it names a certificate, matched or not.
+        level_words: the level words it uses (技师, 中级 …), with or without a certificate.
+        residue: what is left once every known word is taken out (an unknown name?).
     """
 
     text: str
@@ -49,6 +51,8 @@ class Understanding:
     unknown: bool = False
     choice: int | None = None
     cert_hint: bool = False
+    level_words: tuple[str, ...] = ()
+    residue: str = ""
 
 
 class Understander:
@@ -103,7 +107,9 @@ class Understander:
             correction=_has(text, self.intents["correction"]),
             unknown=self.facts.says_unknown(text),
             choice=int(digit[1]) if digit else None,
-            cert_hint=cert_hint,
+            cert_hint=cert_hint, residue=residue,
+            level_words=tuple(t for t in tokens if t in self.matcher.prof_levels
+                              or t in self.matcher.skill_levels),
         )
 
     def _intent(self, text: str, tokens: list[str]) -> str | None:
