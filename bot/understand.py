@@ -69,12 +69,13 @@ class Understander:
         self.settle_words = dict(self.purposes)["settle"]
         words = [w for group in self.intents.values() for w in group]
         words += [w for _, group in self.purposes for w in group] + list(self.loose)
-        words += [normalise_name(w) for w in lex["function_words"]]
+        words += [normalise_name(w) for w in (*lex["function_words"], *lex["certificate_words"])]
         words += [normalise_name(w) for section in ("firm",) for ws in lex[section].values()
                   for w in ws]
         self.matcher = Matcher(kb, words)
         self.plain_words = frozenset(words)  # words that never belong to a certificate name
         self.facts = FactParser(lex)
+        self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
 
     def understand(self, raw: str, asking: str | None = None,
@@ -91,7 +92,10 @@ class Understander:
         # What is left once every known word is taken out: a certificate name we do not know,
         # or one mistyped? Only then is the (slower) fuzzy match worth running, on that part.
         residue = "".join(t for t in tokens if t not in self.matcher.vocabulary and _WORD.match(t))
-        cert_hint = bool(_CERT_HINT.search(residue))
+        vocabulary = self.matcher.vocabulary
+        cert_hint = bool(_CERT_HINT.search(residue)) or (len(residue) >= 2 and any(
+            t in self.cert_words and tokens[i - 1] not in vocabulary and tokens[i - 1].isalnum()
+            for i, t in enumerate(tokens) if i))  # an unknown word right before 证/证书/资格
         leveled = any(t in self.matcher.prof_levels or t in self.matcher.skill_levels
                       for t in tokens)
         fuzzy_ok = (asking in (None, "credential") and not code and not digit
