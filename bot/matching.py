@@ -97,14 +97,19 @@ class Matcher:
         """Token i with the unknown characters (and level words) right before and after it."""
 
         def glued(token: str, before: bool) -> bool:
-            unknown = token not in self.vocabulary or (before and token in self.prof_levels)
-            return unknown and token.isalnum()
+            # after the name: unknown words only; before it also single characters (a typo may
+            # turn 监理 into 监里, and 里 is a word of its own) and level words
+            loose = token not in self.vocabulary or (
+                before and (len(token) == 1 or token in self.prof_levels))
+            return loose and token.isalnum()
 
         start, end = i, i + 1
-        while start > 0 and glued(tokens[start - 1], True):
+        while start > max(0, i - 5) and glued(tokens[start - 1], True):
             start -= 1
-        while end < len(tokens) and glued(tokens[end], False):
+        while end < min(len(tokens), i + 3) and glued(tokens[end], False):
             end += 1
+        if all(t in self.vocabulary for t in tokens[start:end]):
+            return tokens[i]  # nothing unknown around the name: no typo to suspect
         return "".join(tokens[start:end])
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
