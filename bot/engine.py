@@ -15,7 +15,7 @@ from bot.facts import UNKNOWN
 from bot.knowledge import Knowledge
 from bot.protocol import Reply, Result
 from bot.replies import Writer
-from bot.rules import OPEN, Decision, decide
+from bot.rules import OPEN, Decision, applicable_rules, decide, resolve_credential
 from bot.understand import Understander, Understanding
 
 State = dict[str, Any]
@@ -81,7 +81,7 @@ class Engine:
         if u.code_row:
             return self._info(conv, u, self.kb.rows[u.code_row])
         if u.intent == "note_question" and (asking is None or not u.facts.get(asking)):
-            return self._note_answer(conv, u)
+            return self._requirements(conv, u) if u.match else self._note_answer(conv, u)
         if u.intent == "lookup" and u.match is not None:
             return self._lookup(conv, u)
         if u.intent == "greeting" and u.match is None and not u.purpose and not u.facts:
@@ -129,7 +129,7 @@ class Engine:
                 conv["level_unknown"] = True
             else:
                 self._set_level(conv, level)
-        elif u.purpose and u.purpose != facts.get("purpose") and asking not in u.facts:
+        elif u.purpose and u.purpose != facts.get("purpose") and not _states_fact(u, asking):
             facts["purpose"] = u.purpose  # 「那积分呢」 mid-question: the question changes
             conv["asked"] = []
         elif asking == "purpose":
@@ -199,7 +199,8 @@ class Engine:
                 break
             slot = decision.ask
             if slot == "level" and conv.pop("level_unknown", False):
-                return self._finish(conv, self._open_level(decision), notes)
+                return self._finish(conv, self._open_level(decision, facts.get("purpose")),
+                                    notes)
             if slot == "purpose" and conv.pop("purpose_unknown", False):
                 return self._finish(conv, self._open_purpose(decision), notes)
             if slot in conv["asked"]:
@@ -243,8 +244,8 @@ class Engine:
         text = self.writer.answer(decision, conv["facts"], notes)
         return conv, Reply(text, None, (), decision.result, conv.get("turn", 0))
 
-    def _open_level(self, decision: Decision) -> Decision:
-        result = Result("conditional", None, decision.credential.id if decision.credential
+    def _open_level(self, decision: Decision, purpose: str | None) -> Decision:
+        result = Result("conditional", purpose, decision.credential.id if decision.credential
                         else None, (), (), ("level",))
         return Decision(result=result, credential=decision.credential, kind="level_open")
 
@@ -300,6 +301,24 @@ class Engine:
             return self._answer_aside(conv, text, Result("info", None, target, (), ()))
         return self._info(conv, u, row)
 
+    def _requirements(self, conv: State, u: Understanding) -> tuple[State, Reply]:
+        """「监理工程师积分需要什么条件」: the row and the notes that apply to it."""
+        assert u.match is not None
+        target = u.match.target
+        facts = {"credential": target, "surface": u.match.surface, "level": u.match.level}
+        if target.startswith(("near:", "conflict:", "unleveled:")) or target.startswith(
+                "lingang#"):
+            return self._lookup(conv, u)
+        credential = resolve_credential(self.kb, target, facts["level"], u.match.surface)
+        purposes = [u.purpose] if u.purpose else ["points", "settle"]
+        notes = list(dict.fromkeys(rule.note for p in purposes
+                                   for rule in applicable_rules(self.kb, credential, p)))
+        lines = [self.writer.row_line(credential.row)] if credential.row else []
+        lines.append(self.writer.note_info(notes))
+        cites = tuple(dict.fromkeys(((credential.id,) if credential.row else ()) + tuple(notes)))
+        result = Result("info", u.purpose, credential.id, (), cites)
+        return self._answer_aside(conv, "\n".join(lines), result)
+
     def _note_answer(self, conv: State, u: Understanding) -> tuple[State, Reply]:
         notes = [n.id for n in self.kb.notes.values() if any(t in u.text for t in n.topics)]
         if not notes:
@@ -316,6 +335,14 @@ class Engine:
         if asking is None:
             conv["state"] = self.dialog.move(conv["state"], "answered")
         return conv, Reply(text, None, (), result, int(conv.get("turn", 0)))
+
+
+def _states_fact(u: Understanding, slot: str) -> bool:
+    """The message gives the slot a value of substance, not a bare yes/no (「不对,我问落户」)."""
+    value = u.facts.get(slot)
+    if isinstance(value, dict):
+        return bool(value.get("segments"))
+    return value is not None and slot not in ("job_match", "at_firm")
 
 
 def _changes(u: Understanding, facts: dict[str, Any]) -> bool:

@@ -15,6 +15,16 @@ from bot.text import Phrases, arabic_numerals
 UNKNOWN = "unknown"
 ALL_MONTHS = -1  # "一直" / "都是": the whole window the rule looks at
 
+BELOW = 0.001  # 「不到1.3倍」 is kept as 1.299: under the number, and still shown as 不到1.3倍
+
+
+def split_multiple(multiple: float) -> tuple[float, bool]:
+    """A stored multiple as (the number said, whether it was 「不到」 that number)."""
+    said = round(multiple + BELOW, 2)
+    below = abs(multiple - (said - BELOW)) < 1e-9 and round(multiple, 2) != multiple
+    return (said, True) if below else (multiple, False)
+
+
 WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
 
 _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
@@ -153,12 +163,13 @@ class FactParser:
     def _segments(self, text: str) -> list[list[Any]]:
         segments: list[list[Any]] = []
         always_anywhere = _has(text, self.si["always"])
+        loose: list[int] = []  # durations stated apart from any multiple (「交了两年」)
         for clause in _CLAUSE.split(text):
             parts = _split_at_multiples(clause)
             if not parts:
                 months = _duration(clause, self.si["always"])
-                if segments and segments[-1][0] is None and months is not None:
-                    segments[-1][0] = months
+                if months is not None and months != ALL_MONTHS:
+                    loose.append(months)
                 continue
             for part in parts:
                 multiple = self._multiple(part)
@@ -168,12 +179,18 @@ class FactParser:
                 if months is None and always_anywhere and len(parts) == 1:
                     months = ALL_MONTHS
                 segments.append([months, multiple])
+        if loose and len(segments) == 1 and segments[0][0] in (None, ALL_MONTHS):
+            # 「有40个月,基数1.5倍」, 「刚来两年,一直1.5倍」: the duration said apart is the span
+            segments[0][0] = max(loose)
         return segments
 
     def _multiple(self, part: str) -> float | None:
-        found = _MULTIPLE.findall(part)
+        found = list(_MULTIPLE.finditer(part))
         if found:
-            return float(found[-1])
+            value = float(found[-1][1])
+            before = part[:found[-1].start()]
+            # 「不到1.3倍」: below the number said
+            return value - BELOW if _has(before[-4:], self.si["below"]) else value
         if _has(part, self.si["below_average"]):
             return 0.9
         if _has(part, self.si["minimum"]):

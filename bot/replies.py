@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.dialog import Dialog, State
-from bot.facts import ALL_MONTHS, UNKNOWN
+from bot.facts import ALL_MONTHS, UNKNOWN, split_multiple
 from bot.knowledge import Knowledge, Row
 from bot.rules import FAIL, OPEN, PASS, Credential, Decision, Outcome
 
@@ -217,7 +217,9 @@ class Writer:
         for months, multiple in value["segments"]:
             span = (words["si_always"] if months == ALL_MONTHS else "" if months is None
                     else words["si_months"].format(months=months))
-            parts.append(words["si_segment"].format(span=span, multiple=_number(multiple)))
+            said, below = split_multiple(multiple)
+            segment = words["si_segment_below" if below else "si_segment"]
+            parts.append(segment.format(span=span, multiple=_number(said)))
         found = (words["si_found"].format(found=outcome.detail)
                  if outcome.detail is not None else "")
         return ",".join(parts) + found

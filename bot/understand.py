@@ -104,7 +104,10 @@ class Understander:
         may_fuzz = asking in (None, "credential") and not code and not digit
         match = self.matcher.find(text, tokens, fuzzy_text=(fuzzy_text if fuzzy_ok else "")
                                   if may_fuzz else None)
-        facts = self._facts(text, asking, asked_multiple)
+        # Facts are read with the certificate's name blanked out: 监理工程师 holds 理工.
+        fact_text = ("".join(" " if t == match.surface else t for t in tokens) if match
+                     else text)
+        facts = self._facts(fact_text, asking, asked_multiple)
         return Understanding(
             text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
             facts=facts, code_row=self.codes.get(code[0]) if code else None,
@@ -150,8 +153,6 @@ class Understander:
             "where_obtained": parse.where_obtained(text, asking == "where_obtained"),
             "at_firm": parse.at_firm(text, asking == "at_firm"),
         }
-        if asking not in found and asking is not None:
-            pass
         # Outside an answer, "don't know" is not a fact about any slot.
         return {slot: value for slot, value in found.items()
                 if value is not None and (value != UNKNOWN or slot == asking)}

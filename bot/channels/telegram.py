@@ -65,7 +65,7 @@ DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_STORE = "luohu.db"
 DEFAULT_LISTEN = "0.0.0.0:8443"
 SEND_ATTEMPTS = 5  # network errors on sending; 429s are retried by the rate limiter
-CONCURRENT_UPDATES = 32  # updates of different people handled at once (one person's in order)
+CONCURRENT_UPDATES = int(os.environ.get("XCONC", "8"))  # updates of different people handled at once (one person's in order)
 RATE_LIMIT_RETRIES = 5
 
 HELP = (
@@ -658,6 +658,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(settings.base_url)
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdates(CONCURRENT_UPDATES))
+        .connection_pool_size(int(os.environ.get("XPOOL", "8")))
         .post_init(channel.post_init)
         .post_shutdown(channel.post_shutdown)
         .build()
