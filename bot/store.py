@@ -132,6 +132,8 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS replies "
                 "(key TEXT PRIMARY KEY, reply TEXT NOT NULL, created REAL NOT NULL)"
             )
+            # replies older than two days are purged on each insert: by index, not by scan
+            db.execute("CREATE INDEX IF NOT EXISTS replies_created ON replies (created)")
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )

@@ -63,6 +63,7 @@ class FakeBotApi:
         self._updates: list[dict[str, Any]] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._chats: dict[int, dict[str, Any]] = {}  # the first chat object seen for each id
         self._sent: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -147,6 +148,7 @@ class FakeBotApi:
         )
         with self._lock:
             self._messages[chat["id"], message["message_id"]] = message
+            self._chats.setdefault(chat["id"], chat)
         self.push("message", message)
         return message
 
@@ -318,9 +320,9 @@ class FakeBotApi:
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
         with self._lock:
-            for (known, _), message in self._messages.items():
-                if known == chat_id:
-                    return dict(message["chat"])
+            known = self._chats.get(chat_id)
+        if known is not None:
+            return dict(known)
         return {"id": chat_id, "type": "private" if chat_id > 0 else "group", "title": "群"}
 
 

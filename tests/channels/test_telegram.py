@@ -198,14 +198,16 @@ def test_group_addressing_interleaving_and_foreign_buttons(tmp_path: Path) -> No
             sent = await api.wait_sent(2)
             await asyncio.sleep(0.05)
             assert len(api.sent()) == 2  # the unaddressed messages got nothing
+            # different people are answered concurrently: their replies may come in any order
+            replies = {m["reply_to_message"]["message_id"]: m for m in api.replies()}
+            assert set(replies) == {asked_ming["message_id"], asked_hong["message_id"]}
             last: dict[int, dict[str, Any]] = {}
-            for message, asked, who in zip(
-                api.replies(), (asked_ming, asked_hong), (ming, hong), strict=True
-            ):
-                assert message["reply_to_message"]["message_id"] == asked["message_id"]
-                check_reply(message, expected[who["id"]], who["id"])
-                last[who["id"]] = message
-            for params, who in zip(sent, (ming, hong), strict=True):
+            for asked, who in ((asked_ming, ming), (asked_hong, hong)):
+                last[who["id"]] = replies[asked["message_id"]]
+                check_reply(last[who["id"]], expected[who["id"]], who["id"])
+            for params in sent:
+                quoted = params["reply_parameters"]["message_id"]
+                who = ming if quoted == asked_ming["message_id"] else hong
                 if waiting(expected[who["id"]]) and not expected[who["id"]].options:
                     assert params["reply_markup"] == {
                         "force_reply": True,
@@ -623,6 +625,67 @@ def test_webhook_checks_the_secret_token_on_every_request(tmp_path: Path) -> Non
             str(user["id"]), str(user["id"]), OPENINGS[0]
         )
         assert params["text"] == expected.text
+
+    with FakeBotApi() as api:
+        asyncio.run(scenario(api))
+
+
+def test_one_persons_updates_stay_in_order_while_others_run_concurrently() -> None:
+    from datetime import UTC, datetime
+
+    from telegram import Chat, Update
+
+    def update(update_id: int, chat_id: int, user_id: int) -> Update:
+        user = User(user_id, "x", False)
+        chat = Chat(chat_id, Chat.PRIVATE if chat_id > 0 else Chat.SUPERGROUP)
+        message = Message(update_id, datetime.now(UTC), chat, from_user=user, text="t")
+        return Update(update_id, message=message)
+
+    async def scenario() -> list[str]:
+        processor = tg.PerPersonUpdates(limit=4)
+        await processor.initialize()
+        log: list[str] = []
+
+        async def handle(name: str, pause: float) -> None:
+            log.append(f"{name}+")
+            await asyncio.sleep(pause)
+            log.append(f"{name}-")
+
+        jobs = [  # (name, update, pause): a1 is slow; a2 and a3 must still wait for it
+            ("a1", update(1, 10, 10), 0.05),
+            ("b1", update(2, 20, 20), 0.0),
+            ("a2", update(3, 10, 10), 0.0),
+            ("g1", update(4, -5, 10), 0.0),  # the same user in a group: another conversation
+            ("a3", update(5, 10, 10), 0.0),
+        ]
+        await asyncio.gather(
+            *(processor.process_update(u, handle(name, pause)) for name, u, pause in jobs)
+        )
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("b1-") < log.index("a1-") and log.index("g1-") < log.index("a1-")
+    assert log.index("a1-") < log.index("a2+") < log.index("a2-") < log.index("a3+")
+
+
+def test_queued_messages_of_many_people_are_each_answered_once_in_order(tmp_path: Path) -> None:
+    async def scenario(api: FakeBotApi) -> None:
+        ref = build_assistant(MemoryStore())
+        people = [person(1100 + n, f"p{n}") for n in range(6)]
+        said = ["/start", OPENINGS[0], UNKNOWN, UNKNOWN]
+        async with running_bot(api, tmp_path / "state.db"):
+            for text in said:  # all queued before the bot can answer any
+                for who in people:
+                    api.say(private_chat(who), who, text, command=text.startswith("/"))
+            await api.wait_sent(len(people) * len(said), timeout=20)
+            await asyncio.sleep(0.1)
+            sent = api.sent()
+        assert len(sent) == len(people) * len(said)
+        for who in people:
+            key = (str(who["id"]), str(who["id"]))
+            got = [p["text"] for p in sent if int(p["chat_id"]) == who["id"]]
+            want = [tg.HELP] + [tg.split_text(ref.handle(*key, t).text)[0] for t in said[1:]]
+            assert got == want
 
     with FakeBotApi() as api:
         asyncio.run(scenario(api))
