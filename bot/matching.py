@@ -108,8 +108,9 @@ class Matcher:
             start -= 1
         while end < min(len(tokens), i + 3) and glued(tokens[end], False):
             end += 1
-        if all(t in self.vocabulary for t in tokens[start:end]):
-            return tokens[i]  # nothing unknown around the name: no typo to suspect
+        around = "".join(tokens[start:i] + tokens[i + 1:end])
+        if len(around) < 2 or all(t in self.vocabulary for t in tokens[start:end]):
+            return tokens[i]  # nothing (or one stray character) around it: no typo to suspect
         return "".join(tokens[start:end])
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:

@@ -22,6 +22,11 @@ _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _MENTION = re.compile(r"@\S{1,32}?(?=[\s\u2005\u00a0])|@[A-Za-z0-9_]{2,32}")
 _MARKUP = str.maketrans({c: " " for c in "*_`~#>|[]{}\\^"})
 _SPACES = re.compile(r"\s+")
+# control, format, surrogate, private-use and line/paragraph separator characters
+_INVISIBLE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff]"
+)
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?:来|多|几)?(?=个?月|年|倍|个)")
 _HALF_YEAR = re.compile(r"(\d+)年半")
 
@@ -42,9 +47,10 @@ class Phrases:
     def found_in(self, text: str) -> bool:
         return bool(self._pattern and self._pattern.search(text))
 
-
-def _is_visible(ch: str) -> bool:
-    return unicodedata.category(ch)[0] not in "CZ" or ch in " \n"
+    def at_start(self, text: str) -> int | None:
+        """The length of the longest phrase the text starts with, or None."""
+        match = self._pattern.match(text) if self._pattern else None
+        return match.end() if match else None
 
 
 @functools.cache
@@ -74,7 +80,7 @@ def normalise(text: str) -> str:
     text = _TAG.sub(" ", text)
     text = _MENTION.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if _is_visible(ch) else " " for ch in text)
+    text = _INVISIBLE.sub(" ", text)
     text = to_simplified(text).lower().translate(_MARKUP)
     return _SPACES.sub(" ", text).strip()
 

@@ -122,8 +122,9 @@ class Understander:
     def _intent(self, text: str, tokens: list[str]) -> str | None:
         compact = text.replace(" ", "")
         for name in ("reset", "cancel", "help"):
-            if any(compact == w or (compact.startswith(w) and len(compact) <= len(w) + 4)
-                   for w in self.intents[name]):
+            # a command word at the start of a short message (「重新开始吧」, not a long sentence)
+            start = self.intents[name].at_start(compact)
+            if start is not None and len(compact) <= start + 4:
                 return name
         if _has(text, self.intents["note_question"]):
             return "note_question"
