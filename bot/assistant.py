@@ -33,7 +33,15 @@ class Assistant:
         """
 
         def step(state: State | None) -> tuple[State | None, Reply]:
-            return self.engine.step(state, text)
+            try:
+                return self.engine.step(state, text)
+            except Exception:
+                if state is None:
+                    raise
+                # A stored state this version cannot use must not jam the conversation:
+                # the message is handled as the start of a new one.
+                log.exception("conversation state unusable; starting over (chat %r)", chat)
+                return self.engine.step(None, text)
 
         try:
             return self.store.update(self.key(chat, user), step)

@@ -22,7 +22,6 @@ State = dict[str, Any]
 # Facts about the person (kept when they ask about another certificate) vs. about one
 # certificate (dropped with it).
 PERSON_FACTS = ("purpose", "social_insurance", "stem_degree", "at_firm")
-NOTE_SLOTS = ("social_insurance", "job_match", "stem_degree", "where_obtained", "at_firm")
 
 
 def new_state(dialog: Dialog) -> State:
@@ -44,11 +43,13 @@ class Engine:
         """Handle one message. Never raises on any input text."""
         conv = _valid(state, self.dialog) or new_state(self.dialog)
         asking = self.dialog.states[conv["state"]].slot
-        u = self.nlu.understand(text, asking, conv.get("ask_multiple"))
+        asked = conv.get("ask_params")  # [window, months, multiple] of a 社保 question
+        multiple = float(asked[2]) if isinstance(asked, list) and len(asked) == 3 else None
+        u = self.nlu.understand(text, asking, multiple)
         if asking and u.choice is not None:
             options = conv.get("options") or []
             if 1 <= u.choice <= len(options):
-                u = self.nlu.understand(options[u.choice - 1], asking, conv.get("ask_multiple"))
+                u = self.nlu.understand(options[u.choice - 1], asking, multiple)
         if u.intent == "reset":
             return new_state(self.dialog), Reply(self.t["reset"])
         if u.intent == "cancel":
@@ -68,7 +69,8 @@ class Engine:
         """Drop the question under way; what the person said about themselves is kept."""
         conv = _valid(state, self.dialog) or new_state(self.dialog)
         fresh = new_state(self.dialog)
-        fresh["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS[1:]}
+        fresh["facts"] = {k: v for k, v in conv["facts"].items()
+                          if k in PERSON_FACTS and k != "purpose"}
         return fresh, Reply(self.t["cancel"])
 
     def _special(self, conv: State, u: Understanding, asking: str | None) -> tuple[
@@ -125,7 +127,8 @@ class Engine:
         elif asking == "level":
             level = self._level_of(conv, u)
             if level is None:
-                notes.append(self.t["answer_unclear"].format(answer=u.text[:20]))
+                if not u.unknown:
+                    notes.append(self.t["answer_unclear"].format(answer=u.text[:20]))
                 conv["level_unknown"] = True
             else:
                 self._set_level(conv, level)
@@ -199,8 +202,7 @@ class Engine:
                 break
             slot = decision.ask
             if slot == "level" and conv.pop("level_unknown", False):
-                return self._finish(conv, self._open_level(decision, facts.get("purpose")),
-                                    notes)
+                return self._finish(conv, self._open_level(decision, facts), notes)
             if slot == "purpose" and conv.pop("purpose_unknown", False):
                 return self._finish(conv, self._open_purpose(decision), notes)
             if slot in conv["asked"]:
@@ -232,21 +234,23 @@ class Engine:
         text, options = self.writer.question(target, decision, conv["facts"])
         conv["options"] = list(options)
         rule = decision.ask_rule
-        si = rule is not None and rule.check == "social_insurance"
-        conv["ask_multiple"] = float(rule.params["multiple"]) if si and rule else None
         conv["ask_params"] = ([int(rule.params["window_months"]), int(rule.params["months"]),
-                               float(rule.params["multiple"])] if si and rule else None)
+                               float(rule.params["multiple"])]
+                              if rule is not None and rule.check == "social_insurance" else None)
         return conv, Reply("\n".join([*notes, text]), slot, options, None, conv["turn"])
 
     def _finish(self, conv: State, decision: Decision, notes: list[str]) -> tuple[State, Reply]:
         conv["state"] = self.dialog.move(conv["state"], "answered")
-        conv["asked"], conv["options"], conv["ask_multiple"] = [], [], None
+        conv["asked"], conv["options"], conv["ask_params"] = [], [], None
         text = self.writer.answer(decision, conv["facts"], notes)
         return conv, Reply(text, None, (), decision.result, conv.get("turn", 0))
 
-    def _open_level(self, decision: Decision, purpose: str | None) -> Decision:
-        result = Result("conditional", purpose, decision.credential.id if decision.credential
-                        else None, (), (), ("level",))
+    def _open_level(self, decision: Decision, facts: dict[str, Any]) -> Decision:
+        row_id = str(facts.get("credential", "")).split(":", 1)[-1]
+        credential = decision.credential.id if decision.credential else (
+            row_id if row_id in self.kb.rows else None)
+        result = Result("conditional", facts.get("purpose"), credential, (),
+                        (credential,) if credential else (), ("level",))
         return Decision(result=result, credential=decision.credential, kind="level_open")
 
     def _open_purpose(self, decision: Decision) -> Decision:

@@ -80,7 +80,7 @@ def test_random_answers_to_every_question(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["state", "turn", "facts", "asked", "options", "credential",
-                         "level", "purpose", "social_insurance", "ask_multiple"]),
+                         "level", "purpose", "social_insurance", "ask_params"]),
         inner, max_size=5),
     max_leaves=12))
 def test_a_damaged_stored_state_is_survived(engine: Engine, state: object) -> None:

@@ -213,3 +213,4 @@ def test_concurrent_updates_through_two_connections_lose_nothing(tmp_path: Path)
 
 def test_open_store_without_a_path_is_in_memory() -> None:
     assert isinstance(open_store(None), MemoryStore)
+
