@@ -8,10 +8,11 @@ question: never asked twice).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.dialog import Dialog
-from bot.facts import UNKNOWN
+from bot.facts import UNKNOWN, merge_social_insurance
 from bot.knowledge import Knowledge
 from bot.protocol import Reply, Result
 from bot.replies import Writer
@@ -86,6 +87,11 @@ class Engine:
             return self._requirements(conv, u) if u.match else self._note_answer(conv, u)
         if u.intent == "lookup" and u.match is not None:
             return self._lookup(conv, u)
+        if u.match is None and u.catalogue and u.intent == "lookup":
+            return self._catalogue_list(conv, u.catalogue)
+        if (u.match is None and asking is None and u.question and self._notes_about(u.text)
+                and set(u.facts) <= {"where_obtained"}):  # 「外地的证书能用吗」
+            return self._note_answer(conv, u)
         if u.intent == "greeting" and u.match is None and not u.purpose and not u.facts:
             return conv, self._help(conv, asking)
         return None
@@ -97,6 +103,8 @@ class Engine:
         facts = conv["facts"]
         if u.match is not None:
             self._new_credential(conv, u)
+        elif u.level_words and facts.get("credential") and self._relevel(conv, u.level_words):
+            pass  # 「说错了,是二级的」
         elif u.purpose and facts.get("credential"):
             if u.purpose != facts.get("purpose"):
                 conv["asked"] = []
@@ -106,7 +114,7 @@ class Engine:
         facts = conv["facts"]
         if u.purpose:
             facts["purpose"] = u.purpose
-        facts.update(u.facts)
+        self._update_facts(facts, u.facts)
         if u.match is None and u.level_words:
             facts["level_words"] = list(u.level_words)
         if u.match is None and u.cert_hint and not facts.get("credential") and (
@@ -124,6 +132,9 @@ class Engine:
         elif u.match is not None and (u.correction or (_changes(u, facts) and not (
                 asking == "level" and self._level_of(conv, u)))):
             self._new_credential(conv, u)
+        elif (u.correction and u.match is None and u.level_words and asking != "level"
+              and self._relevel(conv, u.level_words)):
+            pass  # 「说错了,是二级的」 while another fact is asked
         elif asking == "level":
             level = self._level_of(conv, u)
             if level is None:
@@ -142,6 +153,8 @@ class Engine:
                 conv["purpose_unknown"] = True
         else:
             value = u.facts.get(asking)
+            if value is None and asking == "job_match" and self._names_same_field(u, facts):
+                value = True  # 「岗位是会计主管」 for 中级会计: a post in the certificate's field
             if value is None:
                 value = UNKNOWN
                 if not u.unknown:
@@ -152,9 +165,15 @@ class Engine:
         facts = conv["facts"]
         if u.purpose and asking != "purpose":
             facts["purpose"] = u.purpose
-        for slot, value in u.facts.items():
-            if slot != asking:
-                facts[slot] = value
+        self._update_facts(facts, {k: v for k, v in u.facts.items() if k != asking})
+
+    @staticmethod
+    def _update_facts(facts: dict[str, Any], new: Mapping[str, Any]) -> None:
+        """Later statements win; 「其实是1.5倍」 keeps the months said before."""
+        for slot, value in new.items():
+            if slot == "social_insurance":
+                value = merge_social_insurance(facts.get(slot), value)
+            facts[slot] = value
 
     def _new_credential(self, conv: State, u: Understanding) -> None:
         """Start a question about another certificate; facts about the person carry over."""
@@ -169,6 +188,30 @@ class Engine:
             conv["facts"]["level"] = match.level
         conv["asked"] = []
         conv.pop("not_found", None)
+
+    @staticmethod
+    def _names_same_field(u: Understanding, facts: dict[str, Any]) -> bool:
+        if u.match is None or u.match.row_id is None:
+            return False
+        return u.match.row_id == str(facts.get("credential", "")).split(":", 1)[-1]
+
+    def _relevel(self, conv: State, level_words: tuple[str, ...]) -> bool:
+        """The certificate under discussion at another level; False if that says nothing."""
+        facts = conv["facts"]
+        target = str(facts.get("credential", ""))
+        row_id = target.split(":", 1)[-1]
+        if target.startswith("near:"):
+            near = self.kb.near_misses[int(target[5:])]
+            row_id = near.nearest[0] if near.kind == "level" and len(near.nearest) == 1 else ""
+        if row_id not in self.kb.rows:
+            return False
+        match = self.nlu.matcher.resolve(row_id, self.kb.rows[row_id].name, list(level_words))
+        if match.level is None:
+            return False
+        facts.update(credential=match.target, surface=facts.get("surface") or match.surface,
+                     level=match.level)
+        conv["asked"] = []
+        return True
 
     def _level_of(self, conv: State, u: Understanding) -> str | None:
         target = str(conv["facts"].get("credential", ""))
@@ -292,6 +335,8 @@ class Engine:
     def _lookup(self, conv: State, u: Understanding) -> tuple[State, Reply]:
         assert u.match is not None
         target = u.match.target
+        if self.dialog.states[conv["state"]].slot is None:
+            self._new_credential(conv, u)  # 「那我能积分吗」 next is about this certificate
         if target.startswith(("near:", "conflict:")):
             facts = {"credential": target, "surface": u.match.surface, "level": u.match.level}
             decision = decide(self.kb, facts, self.dialog.slot_order)
@@ -323,10 +368,17 @@ class Engine:
         result = Result("info", u.purpose, credential.id, (), cites)
         return self._answer_aside(conv, "\n".join(lines), result)
 
+    def _notes_about(self, text: str) -> list[str]:
+        return [n.id for n in self.kb.notes.values() if any(t in text for t in n.topics)]
+
+    def _catalogue_list(self, conv: State, key: str) -> tuple[State, Reply]:
+        """「临港紧缺目录有哪些工种」: every row of the catalogue."""
+        catalogue = self.kb.catalogues[key]
+        result = Result("info", None, None, (), tuple(row.id for row in catalogue.rows))
+        return self._answer_aside(conv, self.writer.catalogue_list(catalogue), result)
+
     def _note_answer(self, conv: State, u: Understanding) -> tuple[State, Reply]:
-        notes = [n.id for n in self.kb.notes.values() if any(t in u.text for t in n.topics)]
-        if not notes:
-            notes = list(self.kb.notes)
+        notes = self._notes_about(u.text) or list(self.kb.notes)
         result = Result("info", u.purpose, None, (), tuple(notes))
         return self._answer_aside(conv, self.writer.note_info(notes), result)
 
@@ -350,8 +402,10 @@ def _states_fact(u: Understanding, slot: str) -> bool:
 
 
 def _changes(u: Understanding, facts: dict[str, Any]) -> bool:
-    """A message names another certificate than the one being discussed."""
-    return u.match is not None and u.match.target != facts.get("credential") and not u.facts
+    """An answer names another certificate by a full name (「那一建呢」), not in passing:
+    「大专会计」 or 「岗位是会计主管」 answer the question and leave the certificate alone."""
+    return (u.match is not None and u.match.target != facts.get("credential") and not u.facts
+            and not u.match.target.startswith(("unleveled:", "title#")))
 
 
 def _valid(state: State | None, dialog: Dialog) -> State | None:

@@ -30,7 +30,7 @@ WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai",
 _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
 _MONTHS = re.compile(r"(\d+)\s*个?月")
 _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
-_WINDOW = re.compile(r"(?:最近|近|过去)\s*(\d+)\s*(年|个月)")
+_WINDOW = re.compile(r"(?:最近|(?<![将接])近|过去)\s*(\d+)\s*(年|个月)")
 _CLAUSE = re.compile(r"[,,。;;!!??、\n]+|但是|不过|其他|其余|剩下")
 _TOPICS_DEGREE = re.compile(r"学|专业|本科|硕士|博士|学历|毕业|大专|专科|理工|文科|工科|理科")
 _TOPICS_WHERE = re.compile(
@@ -60,7 +60,8 @@ class FactParser:
         firm = lexicon["firm"]
         self.firm_yes, self.firm_no = _sorted(firm["yes"]), _sorted(firm["no_phrases"])
         si = lexicon["social_insurance"]
-        self.si = {key: _sorted(words) for key, words in si.items()}
+        self.si = {key: _sorted(words) for key, words in si.items() if key != "since"}
+        self.since = [(int(months), _sorted(words)) for months, words in si["since"].items()]
 
     # --- generic ---------------------------------------------------------------------------
 
@@ -84,8 +85,11 @@ class FactParser:
 
     def stem_degree(self, text: str, answering: bool) -> bool | str | None:
         """Whether the degree is 理工类; outside an answer only when the text talks of a degree."""
-        if not answering and not _TOPICS_DEGREE.search(text):
-            return None
+        if not answering:
+            # only the clauses about a degree: 「在设计院做电气设计」 is about the post
+            text = ",".join(c for c in _CLAUSE.split(text) if _TOPICS_DEGREE.search(c))
+            if not text:
+                return None
         if answering and self.says_unknown(text):
             return UNKNOWN
         for value, words in self.degree:
@@ -148,11 +152,16 @@ class FactParser:
         if window:
             window_months = int(window[1]) * (12 if window[2] == "年" else 1)
         if not segments and answering and asked_multiple is not None:
-            months = _duration(text, self.si["always"])
+            months = self._duration(text)
             if months is not None and self.yes_no(text) is not False:
                 segments = [[months, asked_multiple]]
         if segments:
-            return {"segments": segments, "window": window_months, "answer": None}
+            # 「去年才来上海」: the months said are all there are, whatever the window
+            value: dict[str, Any] = {"segments": segments, "window": window_months,
+                                     "answer": None}
+            if any(_has(text, words) for _, words in self.since):
+                value["total"] = True
+            return value
         if answering:
             answer = self.yes_no(text)
             if isinstance(answer, bool):
@@ -161,13 +170,16 @@ class FactParser:
         return None
 
     def _segments(self, text: str) -> list[list[Any]]:
+        clauses = [c for c in _CLAUSE.split(text) if c]
+        parted = [(clause, self._split_at_multiples(clause)) for clause in clauses]
+        # 「一直」 said once covers the one clause that states a multiple, not several of them
+        one_rate = sum(1 for _, parts in parted if parts) == 1
+        always_anywhere = one_rate and _has(text, self.si["always"])
         segments: list[list[Any]] = []
-        always_anywhere = _has(text, self.si["always"])
         loose: list[int] = []  # durations stated apart from any multiple (「交了两年」)
-        for clause in _CLAUSE.split(text):
-            parts = _split_at_multiples(clause)
+        for clause, parts in parted:
             if not parts:
-                months = _duration(clause, self.si["always"])
+                months = self._duration(clause)
                 if months is not None and months != ALL_MONTHS:
                     loose.append(months)
                 continue
@@ -175,7 +187,7 @@ class FactParser:
                 multiple = self._multiple(part)
                 if multiple is None:
                     continue
-                months = _duration(part, self.si["always"])
+                months = self._duration(part)
                 if months is None and always_anywhere and len(parts) == 1:
                     months = ALL_MONTHS
                 segments.append([months, multiple])
@@ -183,6 +195,33 @@ class FactParser:
             # 「有40个月,基数1.5倍」, 「刚来两年,一直1.5倍」: the duration said apart is the span
             segments[0][0] = max(loose)
         return segments
+
+    def _split_at_multiples(self, clause: str) -> list[str]:
+        """A clause cut after each multiple it states: 前两年1倍后两年1.5倍 → two parts."""
+        ends = [m.end() for m in _MULTIPLE.finditer(clause)]
+        if len(ends) <= 1:
+            worded = any(_has(clause, self.si[k])
+                         for k in ("below_average", "minimum", "city_average"))
+            return [clause] if ends or worded else []
+        starts = [0, *ends[:-1]]
+        parts = [clause[s:e] for s, e in zip(starts, ends, strict=True)]
+        parts[-1] += clause[ends[-1]:]
+        return parts
+
+    def _duration(self, part: str) -> int | None:
+        """Months a part states: N个月 (the smallest), N年, a start point (前年开始), or the
+        whole window for 一直. 「将近三年」 is one month short of it."""
+        found = [(int(m[1]), m.start()) for m in _MONTHS.finditer(part)]
+        if not found:
+            found = [(round(float(m[1]) * 12), m.start()) for m in _YEARS.finditer(part)][-1:]
+        if found:
+            months, start = min(found)
+            nearly = _has(part[max(0, start - 4):start], self.si["nearly"])
+            return months - 1 if nearly else months
+        for months, words in self.since:
+            if _has(part, words):
+                return months
+        return ALL_MONTHS if _has(part, self.si["always"]) else None
 
     def _multiple(self, part: str) -> float | None:
         found = list(_MULTIPLE.finditer(part))
@@ -200,27 +239,15 @@ class FactParser:
         return None
 
 
-def _split_at_multiples(clause: str) -> list[str]:
-    """A clause cut after each multiple it states: 前两年1倍后两年1.5倍 → two parts."""
-    ends = [m.end() for m in _MULTIPLE.finditer(clause)]
-    if len(ends) <= 1:
-        has_word = any(w in clause for w in ("社平", "平均", "最低", "低于"))
-        return [clause] if ends or has_word else []
-    starts = [0, *ends[:-1]]
-    parts = [clause[s:e] for s, e in zip(starts, ends, strict=True)]
-    parts[-1] += clause[ends[-1]:]
-    return parts
-
-
-def _duration(part: str, always: Phrases) -> int | None:
-    """Months a part states: N个月 (the smallest), N年, or the whole window for 一直."""
-    months = [int(m) for m in _MONTHS.findall(part)]
-    if months:
-        return min(months)
-    years = _YEARS.findall(part)
-    if years:
-        return round(float(years[-1]) * 12)
-    return ALL_MONTHS if _has(part, always) else None
+def merge_social_insurance(old: Any, new: Any) -> Any:
+    """A corrected rate keeps the duration said before: 「交了5年,1倍」 then 「其实是1.5倍」."""
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        return new
+    old_segments, new_segments = old.get("segments") or [], new.get("segments") or []
+    if len(old_segments) == 1 and len(new_segments) == 1 and new_segments[0][0] is None:
+        return {**new, "segments": [[old_segments[0][0], new_segments[0][1]]],
+                "window": new.get("window") or old.get("window")}
+    return new
 
 
 def evaluate_social_insurance(
@@ -251,6 +278,8 @@ def evaluate_social_insurance(
     found = min(found, window)
     if found >= months:
         return True, found
+    if value.get("total") and not open_months:
+        return False, found
     if open_months or source != window:
         return None, found  # months not stated, or stated for another window
     return False, found

@@ -67,6 +67,8 @@ class Matcher:
         # Fuzzy candidates: names of three characters or more (shorter ones only match exactly).
         self.fuzzy_names = [name for name in self.index if len(name) >= 3]
         self.lingang_also = _lingang_twins(kb)
+        self.licences = frozenset(f"near:{i}" for i, near in enumerate(kb.near_misses)
+                                  if near.kind == "licence")
 
     def tokens(self, text: str) -> list[str]:
         return self.segmenter.cut(text)
@@ -80,17 +82,22 @@ class Matcher:
         """
         tokens = self.tokens(text) if tokens is None else tokens
         level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
-        for i, token in enumerate(tokens):
-            target = self.index.get(token)
-            if target is not None:
-                # A known name glued to unknown characters (消仿工程师) may be a longer name
-                # mistyped: the whole run is tried by similarity first.
-                span = self._unknown_run(tokens, i)
-                if fuzzy_text is not None and span != token:
-                    longer = self._fuzzy(span, level_words, whole=True)
-                    if longer is not None and len(longer.surface) > len(token):
-                        return longer
-                return self.resolve(target, token, level_words)
+        for token in tokens:  # 「焊工特种作业操作证」: the licence is what the person holds
+            if self.index.get(token, "") in self.licences:
+                return Match(self.index[token], token)
+        hits = [i for i, token in enumerate(tokens) if token in self.index]
+        # a full name beats a vague one said in passing: 「在事务所做审计,注会能落户吗」 is 注会
+        full = [i for i in hits if not self.index[tokens[i]].startswith(("unleveled:", "title#"))]
+        for i in (full or hits)[:1]:
+            token = tokens[i]
+            # A known name glued to unknown characters (消仿工程师) may be a longer name
+            # mistyped: the whole run is tried by similarity first.
+            span = self._unknown_run(tokens, i)
+            if fuzzy_text is not None and span != token:
+                longer = self._fuzzy(span, level_words, whole=True)
+                if longer is not None and len(longer.surface) > len(token):
+                    return longer
+            return self.resolve(self.index[token], token, level_words)
         return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
 
     def _unknown_run(self, tokens: list[str], i: int) -> str:
@@ -163,7 +170,8 @@ class Matcher:
             where = fuzz.partial_ratio_alignment(name, compact)
             window = compact[where.dest_start:where.dest_end] if where and not whole else compact
             edits = Levenshtein.distance(name, window)
-            if edits > _allowed_edits(len(name)):
+            # a run around a known name is a suspected typo of one character at most
+            if edits > (min(1, _allowed_edits(len(name))) if whole else _allowed_edits(len(name))):
                 continue
             key = (-edits / len(name), len(name), name)
             if best is None or key > best:

@@ -240,6 +240,12 @@ class Writer:
         return t["professional_info"].format(name=row.name, catalogue=catalogue.name, n=row.n,
                                              titles=titles)
 
+    def catalogue_list(self, catalogue: Any) -> str:
+        items = "、".join(self.t["catalogue_item_code" if row.code else "catalogue_item"].format(
+            name=row.name, n=row.n, code=row.code) for row in catalogue.rows)
+        return self.t["catalogue_list"].format(catalogue=catalogue.name,
+                                               count=len(catalogue.rows), items=items)
+
     def note_info(self, note_ids: list[str]) -> str:
         return "\n".join(self.t["note_info"].format(note=self.note_no(n),
                                                     text=self.kb.notes[n].text)

@@ -38,6 +38,8 @@ class Understanding:
         cert_hint: it looks like it names a certificate, matched or not.
         level_words: the level words it uses (技师, 中级 …), with or without a certificate.
         residue: what is left once every known word is taken out (an unknown name?).
+        catalogue: a catalogue the message names (professional, skilled, lingang), if any.
+        question: it asks something (吗, ?, 能不能 …).
     """
 
     text: str
@@ -53,6 +55,8 @@ class Understanding:
     cert_hint: bool = False
     level_words: tuple[str, ...] = ()
     residue: str = ""
+    catalogue: str | None = None
+    question: bool = False
 
 
 class Understander:
@@ -75,6 +79,8 @@ class Understander:
         self.matcher = Matcher(kb, words)
         self.plain_words = frozenset(words)  # words that never belong to a certificate name
         self.facts = FactParser(lex)
+        self.catalogue_words = [(key, _phrases(words))
+                                for key, words in lex["catalogue_words"].items()]
         self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
 
@@ -105,8 +111,8 @@ class Understander:
         match = self.matcher.find(text, tokens, fuzzy_text=(fuzzy_text if fuzzy_ok else "")
                                   if may_fuzz else None)
         # Facts are read with the certificate's name blanked out: 监理工程师 holds 理工.
-        fact_text = ("".join(" " if t == match.surface else t for t in tokens) if match
-                     else text)
+        fact_text = ("".join(" " if t == match.surface else t for t in tokens)
+                     if match and asking in (None, "credential") else text)
         facts = self._facts(fact_text, asking, asked_multiple)
         return Understanding(
             text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
@@ -114,7 +120,9 @@ class Understander:
             correction=_has(text, self.intents["correction"]),
             unknown=self.facts.says_unknown(text),
             choice=int(digit[1]) if digit else None,
-            cert_hint=cert_hint, residue=residue,
+            cert_hint=cert_hint, residue=residue, question=_has(text, self.intents["question"]),
+            catalogue=next((key for key, words in self.catalogue_words if _has(text, words)),
+                           None),
             level_words=tuple(t for t in tokens if t in self.matcher.prof_levels
                               or t in self.matcher.skill_levels),
         )
