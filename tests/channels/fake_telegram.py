@@ -223,7 +223,11 @@ class FakeBotApi:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = _parse(dict(await request.post()) if request.can_read_body else {})
+        if request.content_type == "application/json":  # the Bot API takes JSON bodies too
+            body = await request.json() if request.can_read_body else {}
+            params = {key: _json_value(key, value) for key, value in body.items()}
+        else:
+            params = _parse(dict(await request.post()) if request.can_read_body else {})
         params.update({key: _value(key, value) for key, value in request.query.items()})
         if request.match_info["token"] != self.token:
             return self._reply(method, params, 401, {"description": "Unauthorized"})
@@ -373,6 +377,11 @@ def _value(key: str, raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+def _json_value(key: str, value: Any) -> Any:
+    """A top-level value of a JSON body: strings are read as form fields are (Telegram does)."""
+    return _value(key, value) if isinstance(value, str) else value
 
 
 def _utf16(text: str) -> int:

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Message, User
+from telegram.ext import ExtBot
 
 from bot.assistant import build_assistant
 from bot.channels import telegram as tg
@@ -537,6 +538,44 @@ def test_keyboard_puts_short_options_three_a_row() -> None:
     assert rows == [["积分", "居转户", "人才引进"], ["不清楚"]]
     long = tg.keyboard(("最近四年里有四十个月以上", "没有"), owner=5, turn=2)
     assert [len(row) for row in long.inline_keyboard] == [1, 1]
+
+
+def test_keyboard_rows_are_the_keyboard_as_sent() -> None:
+    short, long = ("积分", "居转户", "人才引进", "不清楚"), ("最近四年里有四十个月以上", "没有")
+    for options in (short, long):
+        markup = tg.keyboard(options, owner=5, turn=2)
+        assert markup.to_dict()["inline_keyboard"] == tg.keyboard_rows(options, 5, 2)
+
+
+def test_replies_in_a_forum_topic_stay_in_the_topic(tmp_path: Path) -> None:
+    async def scenario(api: FakeBotApi) -> None:
+        user = person(611, "阿强")
+        topic = {"message_thread_id": 77, "is_topic_message": True}
+        async with running_bot(api, tmp_path / "state.db"):
+            asked = api.say(group_chat(), user, "/ask 中级会计能积分吗", command=True, extra=topic)
+            (params,) = await api.wait_sent(1)
+        assert params["message_thread_id"] == 77
+        assert params["reply_parameters"]["message_id"] == asked["message_id"]
+        assert "parse_mode" not in params
+
+    with FakeBotApi() as api:
+        asyncio.run(scenario(api))
+
+
+def test_transport_sends_text_byte_for_byte() -> None:
+    """Bodies are JSON: characters a form would percent-encode arrive unchanged, as strings."""
+    text = "a+b=c&d=%20 \"引号\" \\ 😀 <b>x</b>\n第二行"
+
+    async def scenario(api: FakeBotApi) -> None:
+        bot = ExtBot(TOKEN, base_url=api.base_url, request=tg.AiohttpRequest())
+        async with bot:
+            sent = await tg.send_message(bot, {"chat_id": 42, "text": text})
+        assert sent["text"] == text and sent["chat"]["id"] == 42
+
+    with FakeBotApi() as api:
+        asyncio.run(scenario(api))
+        (params,) = api.sent()
+    assert params == {"chat_id": 42, "text": text}
 
 
 @given(st.text(max_size=9000))
