@@ -21,6 +21,8 @@ T = TypeVar("T")
 State = dict[str, Any]
 
 SCHEMA_VERSION = 1
+REPLIES_KEPT_DAYS = 2  # channel replies kept for redeliveries (WeChat retries, Telegram restarts)
+PURGE_EVERY = 200  # replies inserted between two purges of the old ones
 
 
 class StoreError(Exception):
@@ -47,6 +49,10 @@ class Store(Protocol):
 
         Returns ``(reply, fresh)``; ``fresh`` is False when the reply was already stored.
         """
+        ...
+
+    def peek(self, message_key: str) -> str | None:
+        """The reply kept for a channel message, or None (nothing is stored)."""
         ...
 
     def close(self) -> None: ...
@@ -83,6 +89,10 @@ class MemoryStore:
             self._replies[message_key] = reply
             return reply, True
 
+    def peek(self, message_key: str) -> str | None:
+        with self._lock:
+            return self._replies.get(message_key)
+
     def close(self) -> None:
         pass
 
@@ -99,6 +109,7 @@ class SqliteStore:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._inserts = 0
         try:
             self._db = sqlite3.connect(
                 str(self.path), timeout=10, isolation_level=None, check_same_thread=False
@@ -132,7 +143,7 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS replies "
                 "(key TEXT PRIMARY KEY, reply TEXT NOT NULL, created REAL NOT NULL)"
             )
-            # replies older than two days are purged on each insert: by index, not by scan
+            # old replies are purged now and then: by index, not by scan
             db.execute("CREATE INDEX IF NOT EXISTS replies_created ON replies (created)")
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
@@ -194,8 +205,18 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO replies VALUES (?, ?, julianday('now'))", (message_key, reply)
             )
-            db.execute("DELETE FROM replies WHERE created < julianday('now') - 2")
+            self._inserts += 1
+            if self._inserts % PURGE_EVERY == 1:  # the first insert, then every PURGE_EVERY
+                db.execute("DELETE FROM replies WHERE created < julianday('now') - ?",
+                           (REPLIES_KEPT_DAYS,))
             return reply, True
+
+    def peek(self, message_key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reply FROM replies WHERE key=?", (message_key,)
+            ).fetchone()
+        return str(row[0]) if row else None
 
     def close(self) -> None:
         with self._lock:

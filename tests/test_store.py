@@ -214,3 +214,12 @@ def test_concurrent_updates_through_two_connections_lose_nothing(tmp_path: Path)
 def test_open_store_without_a_path_is_in_memory() -> None:
     assert isinstance(open_store(None), MemoryStore)
 
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_peek_reads_a_kept_reply_without_storing_anything(kind: str, tmp_path: Path) -> None:
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "s.db")
+    assert store.peek("wechat:1") is None
+    assert store.peek("wechat:1") is None  # looking did not store
+    store.seen("wechat:1", lambda: "答复")
+    assert store.peek("wechat:1") == "答复"

@@ -353,10 +353,6 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 # --- the channel --------------------------------------------------------------------------------
 
 
-class _Absent(Exception):
-    """Raised inside ``Store.seen`` to look a key up without storing it."""
-
-
 @dataclass(frozen=True)
 class Target:
     """Where a reply goes: the chat, the person it is for, and the message it quotes."""
@@ -478,22 +474,13 @@ class TelegramChannel:
             logger.exception("处理消息 %s 失败", key)
             await _send(context, Outgoing(SORRY), target)
             return
-        if not fresh and self._delivered(key):
+        if not fresh and self.store.peek(f"{key}:sent") is not None:
             logger.info("重复投递的消息 %s 已回复过,忽略", key)
             return
         # fresh: the reply just computed and committed, no need to decode what was stored
         await _send(context, made[-1] if fresh and made else Outgoing.from_json(raw), target)
         self.store.seen(f"{key}:sent", lambda: "1")
 
-    def _delivered(self, key: str) -> bool:
-        def absent() -> str:
-            raise _Absent
-
-        try:
-            self.store.seen(f"{key}:sent", absent)
-        except _Absent:
-            return False
-        return True
 
 
 def _message_key(message: Message) -> str:
