@@ -32,10 +32,6 @@ _MONTHS = re.compile(r"(\d+)\s*个?月")
 _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
 _WINDOW = re.compile(r"(?:最近|(?<![将接])近|过去)\s*(\d+)\s*(年|个月)")
 _CLAUSE = re.compile(r"[,,。;;!!??、\n]+|但是|不过|其他|其余|剩下")
-_TOPICS_DEGREE = re.compile(r"学|专业|本科|硕士|博士|学历|毕业|大专|专科|理工|文科|工科|理科")
-_TOPICS_WHERE = re.compile(
-    r"考的|评的|取得|拿的|鉴定|获得|考取|评审|评定|发证|颁发|外地|老家|外省|拿到"
-)
 
 
 def _sorted(words: Iterable[str]) -> Phrases:
@@ -51,6 +47,7 @@ class FactParser:
         self.no = _sorted(answers["no"])
         self.yes = _sorted(answers["yes"])
         degree = lexicon["degree"]
+        self.degree_topic = _sorted(degree["topic"])
         self.degree = [
             (False, _sorted(degree["no_phrases"])), (True, _sorted(degree["yes_phrases"])),
             (True, _sorted(degree["yes_fields"])), (False, _sorted(degree["no_fields"])),
@@ -87,7 +84,7 @@ class FactParser:
         """Whether the degree is 理工类; outside an answer only when the text talks of a degree."""
         if not answering:
             # only the clauses about a degree: 「在设计院做电气设计」 is about the post
-            text = ",".join(c for c in _CLAUSE.split(text) if _TOPICS_DEGREE.search(c))
+            text = ",".join(c for c in _CLAUSE.split(text) if _has(c, self.degree_topic))
             if not text:
                 return None
         if answering and self.says_unknown(text):
@@ -99,7 +96,7 @@ class FactParser:
 
     def where_obtained(self, text: str, answering: bool) -> str | None:
         """Where, and while working where, the certificate was obtained (see WHERE_VALUES)."""
-        if not answering and not _TOPICS_WHERE.search(text):
+        if not answering and not _has(text, self.where["topic"]):
             return None
         if answering and self.says_unknown(text):
             return UNKNOWN

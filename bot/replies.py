@@ -23,6 +23,9 @@ class Writer:
     def __init__(self, kb: Knowledge, dialog: Dialog) -> None:
         self.kb, self.dialog = kb, dialog
         self.t: Mapping[str, Any] = dialog.replies
+        levels = kb.lexicon["levels"]["professional"]
+        self.level_words = sorted({w for words in levels.values() for w in words}, key=len,
+                                  reverse=True)
 
     # --- pieces ------------------------------------------------------------------------------
 
@@ -41,6 +44,12 @@ class Writer:
         if credential is not None:
             return f"「{credential.surface or self.kb.titles[credential.id].name}」"
         return f"「{facts.get('surface', '')}」"
+
+    def strip_level(self, surface: str) -> str:
+        """A name without the level words in it (二级建造师 → 建造师)."""
+        for word in self.level_words:
+            surface = surface.replace(word, "")
+        return surface
 
     def note_no(self, note_id: str) -> str:
         return note_id.split("#")[1]
@@ -119,7 +128,7 @@ class Writer:
         elif kind == "conflict":
             row = self.kb.rows[str(facts["credential"]).split(":", 1)[1]]
             lines.append(t["conflict"].format(level=facts.get("level", ""),
-                                              name=_strip_level(facts.get("surface", "")),
+                                              name=self.strip_level(facts.get("surface", "")),
                                               row=row.name, n=row.n))
             lines.append(self.row_line(row))
         elif kind in ("level_open", "purpose_open"):
@@ -255,8 +264,3 @@ class Writer:
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
-
-def _strip_level(surface: str) -> str:
-    for word in ("一级", "二级", "三级", "初级", "中级", "高级", "a级", "b级", "c级"):
-        surface = surface.replace(word, "")
-    return surface

@@ -17,7 +17,6 @@ _WORD = re.compile(r"^\w+$")
 _DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
 # Words that show a message is about a certificate even when no name matched (for the fuzzy
 # fallback and for "I did not find it" answers).
-_CERT_HINT = re.compile(r"证|师|资格|职称|工|员")
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,7 @@ class Understander:
         self.facts = FactParser(lex)
         self.catalogue_words = [(key, _phrases(words))
                                 for key, words in lex["catalogue_words"].items()]
+        self.cert_hints = _phrases(lex["certificate_hints"])
         self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
 
@@ -99,7 +99,7 @@ class Understander:
         # or one mistyped? Only then is the (slower) fuzzy match worth running, on that part.
         residue = "".join(t for t in tokens if t not in self.matcher.vocabulary and _WORD.match(t))
         vocabulary = self.matcher.vocabulary
-        cert_hint = bool(_CERT_HINT.search(residue)) or (len(residue) >= 2 and any(
+        cert_hint = _has(residue, self.cert_hints) or (len(residue) >= 2 and any(
             t in self.cert_words and tokens[i - 1] not in vocabulary and tokens[i - 1].isalnum()
             for i, t in enumerate(tokens) if i))  # an unknown word right before 证/证书/资格
         leveled = any(t in self.matcher.prof_levels or t in self.matcher.skill_levels
