@@ -95,6 +95,7 @@ class Rule:
     rows: frozenset[str] | None = None
     when: tuple[str, ...] = ()
     params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    summary: str = ""  # this rule in a line, when the note's summary covers several rules
 
 
 @dataclass(frozen=True)
@@ -332,7 +333,7 @@ def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[st
 
 def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, Row]) -> Rule:
     item = reader.mapping(raw, place, ("purposes", "slot", "check", "reason"),
-                          ("kinds", "grades", "rows", "when", "params"))
+                          ("kinds", "grades", "rows", "when", "params", "summary"))
     slot, check, reason = item.get("slot"), item.get("check"), item.get("reason")
     if slot not in SLOTS:
         reader.problem(f"{place}.slot", slot, f"unknown slot; allowed: {list(SLOTS)}")
@@ -365,6 +366,7 @@ def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, R
         rows=frozenset(row_ids) if row_ids else None,
         when=reader.strings(item.get("when"), f"{place}.when", PREDICATES),
         params=MappingProxyType(dict(params)),
+        summary=str(item.get("summary") or ""),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.dialog import Dialog, State
 from bot.facts import ALL_MONTHS, UNKNOWN, split_multiple
-from bot.knowledge import Knowledge, Row
+from bot.knowledge import Knowledge, Row, Rule
 from bot.rules import FAIL, OPEN, PASS, Credential, Decision, Outcome
 
 MARK = {PASS: "✓", FAIL: "✗", OPEN: "?"}
@@ -50,6 +50,9 @@ class Writer:
         for word in self.level_words:
             surface = surface.replace(word, "")
         return surface
+
+    def summary(self, rule: Rule) -> str:
+        return rule.summary or self.kb.notes[rule.note].summary
 
     def note_no(self, note_id: str) -> str:
         return note_id.split("#")[1]
@@ -182,7 +185,7 @@ class Writer:
         if result.unknown:
             lines.append(t["todo_header"])
             lines += [t["todo_line"].format(note=self.note_no(o.rule.note),
-                                            summary=self.kb.notes[o.rule.note].summary)
+                                            summary=self.summary(o.rule))
                       for o in decision.outcomes if o.status == OPEN]
             lines.append(t["unknown_facts"])
         engineering = set(self.kb.titles["title#intermediate"].engineering)
@@ -199,7 +202,7 @@ class Writer:
         rule = outcome.rule
         detail = self.describe(rule.slot, facts.get(rule.slot), outcome)
         return self.t["check_line"].format(
-            note=self.note_no(rule.note), summary=self.kb.notes[rule.note].summary,
+            note=self.note_no(rule.note), summary=self.summary(rule),
             detail=self.t["check_detail"].format(detail=detail, mark=MARK[outcome.status]))
 
     def _row_ref(self, row: Row) -> str:
