@@ -23,7 +23,8 @@ REPLY_KEYS = (
     "near_nearest", "conflict", "lingang", "lingang_not_skilled", "skilled_info",
     "professional_info", "note_info", "background", "disclaimer", "level_open", "purpose_open",
     "unknown_facts", "level_names", "purpose_names", "accept_names", "title_line", "title_info",
-    "check_detail", "row_ref", "describe", "catalogue_list", "catalogue_item",
+    "check_detail", "row_ref", "describe", "catalogue_list", "catalogue_item", "thanks",
+    "clarify", "also_mentioned", "talent_note5", "near_named", "row_number",
     "catalogue_item_code",
 )
 

@@ -9,6 +9,7 @@ question: never asked twice).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from bot.dialog import Dialog
@@ -81,6 +82,11 @@ class Engine:
             return conv, self._help(conv, asking, not_understood=True)
         if u.intent == "help":
             return conv, self._help(conv, asking)
+        if u.intent == "clarify" and asking and asking not in conv.setdefault("clarified", []):
+            conv["clarified"].append(asking)  # explained once; asked again it counts as 不清楚
+            return conv, self._clarify(conv, asking)
+        if u.intent == "thanks" and u.match is None and not u.purpose and not u.facts:
+            return conv, (self._help(conv, asking) if asking else Reply(self.t["thanks"]))
         if u.code_row:
             return self._info(conv, u, self.kb.rows[u.code_row])
         if u.intent == "note_question" and (asking is None or not u.facts.get(asking)):
@@ -92,6 +98,10 @@ class Engine:
         if (u.match is None and asking is None and u.question and self._notes_about(u.text)
                 and set(u.facts) <= {"where_obtained"}):  # 「外地的证书能用吗」
             return self._note_answer(conv, u)
+        background = self._background_about(u.text) if u.question and u.match is None else []
+        if background and asking is None:  # 「在临港工作,居转户年限能缩短吗」
+            result = Result("info", u.purpose, None, (), tuple(background))
+            return self._answer_aside(conv, "\n".join(self.writer.background(background)), result)
         if u.intent == "greeting" and u.match is None and not u.purpose and not u.facts:
             return conv, self._help(conv, asking)
         return None
@@ -179,6 +189,12 @@ class Engine:
         """Start a question about another certificate; facts about the person carry over."""
         assert u.match is not None
         match = u.match
+        if match.target == conv["facts"].get("credential"):
+            # the same certificate again (a repeated question, 「我是车工技师」): facts stay
+            if match.level is not None:
+                conv["facts"]["level"] = match.level
+            conv["asked"] = []
+            return
         said = conv["facts"].get("level_words")
         if said and not u.level_words:  # 「我是高级技师」 … 「焊工」: the level came first
             match = self.nlu.matcher.resolve(match.target, match.surface, list(said))
@@ -236,6 +252,9 @@ class Engine:
             return self._not_found(conv, unknown_name)
         if facts.get("purpose") == "settle" and self.nlu.assumes_settle(u.text):
             notes.append(self.t["purpose_assumed"])
+        if u.also and u.match is not None:
+            notes.append(self.t["also_mentioned"].format(
+                names="、".join(f"「{n}」" for n in u.also), first=f"「{u.match.surface}」"))
         order = self.dialog.slot_order
         for _ in range(2 * len(order) + 2):
             decision = decide(self.kb, facts, order)
@@ -285,8 +304,15 @@ class Engine:
     def _finish(self, conv: State, decision: Decision, notes: list[str]) -> tuple[State, Reply]:
         conv["state"] = self.dialog.move(conv["state"], "answered")
         conv["asked"], conv["options"], conv["ask_params"] = [], [], None
+        conv.pop("clarified", None)
         text = self.writer.answer(decision, conv["facts"], notes)
-        return conv, Reply(text, None, (), decision.result, conv.get("turn", 0))
+        result = decision.result
+        if result is not None and result.credential:
+            twins = self._twins(result.credential)  # 飞机外场调试与维护工 is on both lists
+            if twins:
+                result = replace(result, citations=tuple(dict.fromkeys(
+                    (*result.citations, *twins))))
+        return conv, Reply(text, None, (), result, conv.get("turn", 0))
 
     def _open_level(self, decision: Decision, facts: dict[str, Any]) -> Decision:
         row_id = str(facts.get("credential", "")).split(":", 1)[-1]
@@ -313,6 +339,19 @@ class Engine:
             return Reply(text + "\n" + self.t["still_waiting"].format(prompt=prompt), asking,
                          options, None, int(conv.get("turn", 0)))
         return Reply(text, None, (), None, int(conv.get("turn", 0)))
+
+    def _clarify(self, conv: State, asking: str) -> Reply:
+        """「什么意思?」 to a question: the note behind it, and the question again."""
+        state = self.dialog.states[conv["state"]]
+        decision = decide(self.kb, conv["facts"], self.dialog.slot_order)
+        prompt, options = self.writer.question(state, decision, conv["facts"])
+        lines = []
+        if state.rule:
+            note = self.kb.notes[state.rule]
+            lines.append(self.t["clarify"].format(note=self.writer.note_no(note.id),
+                                                  text=note.text))
+        return Reply("\n".join([*lines, prompt]), asking, options, None,
+                     int(conv.get("turn", 0)))
 
     def _not_found(self, conv: State, name: str) -> tuple[State, Reply]:
         result = Result("not_listed", conv["facts"].get("purpose"), None, ("not_listed",), ())
@@ -367,6 +406,9 @@ class Engine:
         cites = tuple(dict.fromkeys(((credential.id,) if credential.row else ()) + tuple(notes)))
         result = Result("info", u.purpose, credential.id, (), cites)
         return self._answer_aside(conv, "\n".join(lines), result)
+
+    def _background_about(self, text: str) -> list[str]:
+        return [f.id for f in self.kb.facts.values() if any(t in text for t in f.topics)]
 
     def _notes_about(self, text: str) -> list[str]:
         return [n.id for n in self.kb.notes.values() if any(t in text for t in n.topics)]

@@ -15,6 +15,9 @@ from bot.text import Phrases, arabic_numerals
 UNKNOWN = "unknown"
 ALL_MONTHS = -1  # "一直" / "都是": the whole window the rule looks at
 
+# Bases said in words, not numbers: under 1× whatever the number (read back in words).
+MINIMUM = 0.5
+BELOW_AVERAGE = 0.9
 BELOW = 0.001  # 「不到1.3倍」 is kept as 1.299: under the number, and still shown as 不到1.3倍
 
 
@@ -54,6 +57,7 @@ class FactParser:
         ]
         where = lexicon["where_obtained"]
         self.where = {key: _sorted(words) for key, words in where.items()}
+        self.job_change = _sorted(lexicon["job_change"])
         firm = lexicon["firm"]
         self.firm_yes, self.firm_no = _sorted(firm["yes"]), _sorted(firm["no_phrases"])
         si = lexicon["social_insurance"]
@@ -125,6 +129,8 @@ class FactParser:
         """Whether the post matches the certificate (对口)."""
         if answering:
             return self.yes_no(text)
+        if _has(text, self.job_change):  # 「转行做电商了」: told without being asked
+            return False
         if "对口" in text or "相符" in text:
             return self.yes_no(text[max(0, text.find("对口") - 2):] if "对口" in text else text)
         return None
@@ -228,9 +234,9 @@ class FactParser:
             # 「不到1.3倍」: below the number said
             return value - BELOW if _has(before[-4:], self.si["below"]) else value
         if _has(part, self.si["below_average"]):
-            return 0.9
+            return BELOW_AVERAGE
         if _has(part, self.si["minimum"]):
-            return 0.6
+            return MINIMUM
         if _has(part, self.si["city_average"]):
             return 1.0
         return None

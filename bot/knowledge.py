@@ -142,6 +142,7 @@ class Fact:
     id: str
     text: str
     source: str
+    topics: tuple[str, ...] = ()  # words of a question this fact answers
 
 
 @dataclass(frozen=True)
@@ -412,12 +413,13 @@ def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, 
     facts: dict[str, Fact] = {}
     for i, raw in enumerate(top.get("facts") or []):
         place = f"facts[{i}]"
-        item = reader.mapping(raw, place, ("id", "text", "source"))
+        item = reader.mapping(raw, place, ("id", "text", "source"), ("topics",))
         fact_id = reader.text(item.get("id"), f"{place}.id")
         if not fact_id.startswith("bg#"):
             reader.problem(f"{place}.id", fact_id, "background ids start with bg#")
         facts[fact_id] = Fact(fact_id, reader.text(item.get("text"), f"{place}.text"),
-                              reader.text(item.get("source"), f"{place}.source"))
+                              reader.text(item.get("source"), f"{place}.source"),
+                              reader.strings(item.get("topics"), f"{place}.topics"))
     points: dict[str, int] = {}
     if "points_by_grade" in top and not isinstance(top["points_by_grade"], dict):
         reader.problem("points_by_grade", type(top["points_by_grade"]).__name__,
@@ -448,7 +450,7 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
 LEXICON_SECTIONS = (
     "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
-    "certificate_words", "catalogue_words",
+    "certificate_words", "catalogue_words", "job_change",
     "function_words",
 )
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.dialog import Dialog, State
-from bot.facts import ALL_MONTHS, UNKNOWN, split_multiple
+from bot.facts import ALL_MONTHS, BELOW_AVERAGE, MINIMUM, UNKNOWN, split_multiple
 from bot.knowledge import Knowledge, Row, Rule
 from bot.rules import FAIL, OPEN, PASS, Credential, Decision, Outcome
 
@@ -23,6 +23,7 @@ class Writer:
     def __init__(self, kb: Knowledge, dialog: Dialog) -> None:
         self.kb, self.dialog = kb, dialog
         self.t: Mapping[str, Any] = dialog.replies
+        self.cert_words = sorted(kb.lexicon["certificate_words"], key=len, reverse=True)
         levels = kb.lexicon["levels"]["professional"]
         self.level_words = sorted({w for words in levels.values() for w in words}, key=len,
                                   reverse=True)
@@ -44,6 +45,13 @@ class Writer:
         if credential is not None:
             return f"「{credential.surface or self.kb.titles[credential.id].name}」"
         return f"「{facts.get('surface', '')}」"
+
+    def plain_name(self, surface: str) -> str:
+        """A title as a person names it, without 证/证书 (高级工程师证书 → 高级工程师)."""
+        for word in self.cert_words:
+            if surface.endswith(word) and len(surface) > len(word):
+                return surface[: -len(word)]
+        return surface
 
     def strip_level(self, surface: str) -> str:
         """A name without the level words in it (二级建造师 → 建造师)."""
@@ -77,8 +85,10 @@ class Writer:
         """The prompt and the options for the state that asks the next fact."""
         credential = decision.credential
         key = state.prompt or ""
-        if credential is not None and f"{key}@{credential.id}" in self.dialog.prompts:
-            key = f"{key}@{credential.id}"
+        for variant in (credential.id if credential else None, facts.get("purpose")):
+            if variant and f"{key}@{variant}" in self.dialog.prompts:
+                key = f"{key}@{variant}"
+                break
         values: dict[str, Any] = {"name": self.display_name(credential, facts)}
         rule = decision.ask_rule
         if rule is not None and rule.check == "social_insurance":
@@ -93,6 +103,7 @@ class Writer:
         options = tuple(state.options)
         if state.slot == "level":
             options = tuple(self.level_options(facts, credential))
+            values["levels"] = "、".join(options)
             if credential is None:
                 values["name"] = f"「{facts.get('surface', '')}」"
         return self.dialog.prompts[key].format(**values), tuple(options)
@@ -124,10 +135,15 @@ class Writer:
         credential = decision.credential
         if kind == "near_miss":
             near = self.kb.near_misses[int(str(facts["credential"])[5:])]
-            lines.append(near.says)
-            if near.nearest:
+            named = [r for r in near.nearest if self.kb.rows[r].name in near.says]
+            unnamed = [r for r in near.nearest if r not in named]
+            lines.append(near.says + (t["near_named"].format(refs="、".join(
+                t["row_number"].format(catalogue=self.kb.catalogues[self.kb.rows[r].catalogue]
+                                       .short, n=self.kb.rows[r].n) for r in named))
+                if named else ""))
+            if unnamed:
                 lines.append(t["near_nearest"].format(rows="、".join(
-                    self._row_ref(self.kb.rows[r]) for r in near.nearest)))
+                    self._row_ref(self.kb.rows[r]) for r in unnamed)))
         elif kind == "conflict":
             row = self.kb.rows[str(facts["credential"]).split(":", 1)[1]]
             lines.append(t["conflict"].format(level=facts.get("level", ""),
@@ -158,7 +174,8 @@ class Writer:
             lines += self.lingang_twin(credential.row)
         else:
             title = self.kb.titles[credential.id]
-            lines.append(t["title_line"].format(surface=credential.surface, title=title.name))
+            lines.append(t["title_line"].format(surface=self.plain_name(credential.surface),
+                                                title=title.name))
         if credential.kind == "skilled" and credential.grade:
             lines.append(t["level_line"].format(level=t["level_names"][credential.grade[-1]]))
         purpose = result.purpose or ""
@@ -170,12 +187,12 @@ class Writer:
             lines.append(t["level_not_accepted"].format(
                 note=self.note_no(spec.level_rule), purpose=spec.name,
                 need=t["accept_names"][purpose], level=level))
-            if credential.kind == "skilled":
+            if credential.kind == "skilled" and purpose == "points":
                 fact = self.kb.facts["bg#points-scores"]
                 lines.append(t["level_points_bg"].format(source=fact.source))
             return lines
         if decision.kind == "talent_info":
-            lines.append(t["talent_info"])
+            lines.append(t["talent_info"].format(level=self.display_name(credential, facts)))
             lines += self.background(self.kb.purposes["talent"].background)
             return lines
         checked = [o for o in decision.outcomes if o.status != OPEN]
@@ -194,6 +211,8 @@ class Writer:
             others = "、".join(x for x in credential.row.titles if x not in engineering)
             if others:
                 lines.append(t["economist_note"].format(others=others))
+        if purpose == "talent" and result.verdict in ("eligible", "conditional"):
+            lines.append(t["talent_note5"])
         if result.verdict in ("eligible", "conditional"):
             lines += self.background(self.kb.purposes[purpose].background)
         return lines
@@ -225,15 +244,22 @@ class Writer:
 
     def _describe_si(self, value: Mapping[str, Any], outcome: Outcome) -> str:
         words = self.t["describe"]
+        segments = value["segments"]
         parts = []
-        for months, multiple in value["segments"]:
-            span = (words["si_always"] if months == ALL_MONTHS else "" if months is None
+        for months, multiple in segments:
+            always = words["si_always"] if len(segments) == 1 else words["si_rest"]
+            span = (always if months == ALL_MONTHS else "" if months is None
                     else words["si_months"].format(months=months))
+            worded = {MINIMUM: "si_minimum", BELOW_AVERAGE: "si_below_average"}.get(multiple)
+            if worded:  # said in words (最低基数, 低于社平): read back in words, not a number
+                parts.append(span + words[worded])
+                continue
             said, below = split_multiple(multiple)
             segment = words["si_segment_below" if below else "si_segment"]
             parts.append(segment.format(span=span, multiple=_number(said)))
+        stated = sum(m for m, _ in segments if isinstance(m, int) and m > 0)
         found = (words["si_found"].format(found=outcome.detail)
-                 if outcome.detail is not None else "")
+                 if outcome.detail is not None and outcome.detail != stated else "")
         return ",".join(parts) + found
 
     # --- lookups -----------------------------------------------------------------------------

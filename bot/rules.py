@@ -172,14 +172,16 @@ def _verdict(kb: Knowledge, credential: Credential, purpose: str, facts: Mapping
     if credential.grade not in spec.accepts:
         if purpose == "talent":
             return Decision(result=Result("info", purpose, credential.id, (),
-                                          (*rows, spec.level_rule, *spec.background)),
+                                          (*rows, *spec.background)),
                             credential=credential, kind="talent_info")
         return Decision(result=Result("not_eligible", purpose, credential.id,
                                       ("level_not_accepted",), (*rows, spec.level_rule)),
                         credential=credential, kind="level")
     rules = applicable_rules(kb, credential, purpose)
     outcomes = [o for o in (check(rule, facts) for rule in rules) if o is not None]
-    cites = tuple(dict.fromkeys((*rows, *(rule.note for rule in rules))))
+    # 人才引进 rests on note 5 (senior titles and 高级技师 obtained anywhere) besides its checks
+    basis = (spec.level_rule,) if purpose == "talent" else ()
+    cites = tuple(dict.fromkeys((*rows, *(rule.note for rule in rules), *basis)))
     failed = [o for o in outcomes if o.status == FAIL]
     if failed:
         reasons = tuple(dict.fromkeys(o.rule.reason for o in failed))

@@ -39,6 +39,7 @@ class Understanding:
         residue: what is left once every known word is taken out (an unknown name?).
         catalogue: a catalogue the message names (professional, skilled, lingang), if any.
         question: it asks something (吗, ?, 能不能 …).
+        also: other certificates it names by a full name, besides ``match``.
     """
 
     text: str
@@ -56,6 +57,7 @@ class Understanding:
     residue: str = ""
     catalogue: str | None = None
     question: bool = False
+    also: tuple[str, ...] = ()
 
 
 class Understander:
@@ -121,11 +123,22 @@ class Understander:
             unknown=self.facts.says_unknown(text),
             choice=int(digit[1]) if digit else None,
             cert_hint=cert_hint, residue=residue, question=_has(text, self.intents["question"]),
+            also=self._also(tokens, match),
             catalogue=next((key for key, words in self.catalogue_words if _has(text, words)),
                            None),
             level_words=tuple(t for t in tokens if t in self.matcher.prof_levels
                               or t in self.matcher.skill_levels),
         )
+
+    def _also(self, tokens: list[str], match: Match | None) -> tuple[str, ...]:
+        """Other certificates named in full (「一建和中级会计」): said back, not lost silently."""
+        if match is None:
+            return ()
+        index = self.matcher.index
+        named = [t for t in tokens if t in index and t != match.surface
+                 and index[t] != match.target
+                 and not index[t].startswith(("unleveled:", "title#"))]
+        return tuple(dict.fromkeys(named))
 
     def _intent(self, text: str, tokens: list[str]) -> str | None:
         compact = text.replace(" ", "")
@@ -134,10 +147,14 @@ class Understander:
             start = self.intents[name].at_start(compact)
             if start is not None and len(compact) <= start + 4:
                 return name
+        if _has(text, self.intents["clarify"]) and len(compact) <= 12:
+            return "clarify"
         if _has(text, self.intents["note_question"]):
             return "note_question"
         if _has(text, self.intents["lookup"]):
             return "lookup"
+        if _has(text, self.intents["thanks"]) and len(compact) <= 12:
+            return "thanks"
         if _has(text, self.intents["greeting"]) and len(compact) <= 12:
             return "greeting"
         return None

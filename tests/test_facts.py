@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.engine import Engine
-from bot.facts import ALL_MONTHS, UNKNOWN, FactParser, evaluate_social_insurance
+from bot.facts import ALL_MONTHS, MINIMUM, UNKNOWN, FactParser, evaluate_social_insurance
 from bot.knowledge import Knowledge, Rule
 from bot.rules import FAIL, OPEN, PASS, check
 from bot.text import arabic_numerals, normalise
@@ -62,8 +62,8 @@ def test_chinese_numerals_before_a_unit_become_arabic(text: str, expected: str) 
         ("差不多三年", [[36, 1.3]]),
         ("一直1.5倍", [[ALL_MONTHS, 1.5]]),
         ("一直都是社平的1.5倍", [[ALL_MONTHS, 1.5]]),
-        ("最低基数", [[None, 0.6]]),
-        ("一直最低基数", [[ALL_MONTHS, 0.6]]),
+        ("最低基数", [[None, MINIMUM]]),
+        ("一直最低基数", [[ALL_MONTHS, MINIMUM]]),
         ("前两年1倍后两年1.5倍", [[24, 1.0], [24, 1.5]]),
         ("36个月1.3倍", [[36, 1.3]]),
         ("半年1倍", [[6, 1.0]]),
