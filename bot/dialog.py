@@ -48,6 +48,7 @@ class Dialog:
     states: Mapping[str, State]
     prompts: Mapping[str, str]
     replies: Mapping[str, Any]
+    way_out: tuple[str, ...] = ()
 
     @property
     def slot_order(self) -> tuple[str, ...]:
@@ -95,8 +96,9 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
             replies = loaded
     file = "eligibility.yaml"
     for key in data:
-        if key not in ("dialog", "start", "states", "prompts"):
-            report(file, key, key, "unknown key; allowed: dialog, start, states, prompts")
+        if key not in ("dialog", "start", "way_out", "states", "prompts"):
+            report(file, key, key,
+                   "unknown key; allowed: dialog, start, way_out, states, prompts")
     prompts = data.get("prompts") or {}
     raw_states = data.get("states") or {}
     for key, value in (("prompts", prompts), ("states", raw_states)):
@@ -142,7 +144,7 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
     if problems:
         raise KnowledgeError(problems)
     return Dialog(str(data.get("dialog")), str(start), MappingProxyType(states),
-                  freeze(prompts), freeze(replies))
+                  freeze(prompts), freeze(replies), tuple(data.get("way_out") or ()))
 
 
 def _check_graph(states: Mapping[str, State], start: Any, report: Any) -> None:

@@ -106,7 +106,8 @@ class Writer:
             values["levels"] = "、".join(options)
             if credential is None:
                 values["name"] = f"「{facts.get('surface', '')}」"
-        return self.dialog.prompts[key].format(**values), tuple(options)
+        way_out = tuple(o for o in self.dialog.way_out if o not in options) if options else ()
+        return self.dialog.prompts[key].format(**values), (*options, *way_out)
 
     def level_options(self, facts: Mapping[str, Any], credential: Credential | None) -> list[str]:
         table = self.kb.lexicon["level_options"]
