@@ -31,6 +31,8 @@ def split_multiple(multiple: float) -> tuple[float, bool]:
 WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
 
 _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%|百分之\s*(\d+(?:\.\d+)?)")
+_YEARS_MONTHS = re.compile(r"(\d+)\s*年\s*(?:零|又)?\s*(\d+)\s*个?月")
 _MONTHS = re.compile(r"(\d+)\s*个?月")
 _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
 _WINDOW = re.compile(r"(?:最近|(?<![将接])近|过去)\s*(\d+)\s*(年|个月)")
@@ -148,8 +150,8 @@ class FactParser:
             return None
         if answering and self.says_unknown(text):
             return UNKNOWN
-        text = arabic_numerals(text)
-        segments = self._segments(text)
+        text = _PERCENT.sub(_percent_as_multiple, arabic_numerals(text))  # 130% → 1.3倍
+        segments, gap = self._segments(text)
         window = _WINDOW.search(text)
         window_months = None
         if window:
@@ -162,6 +164,8 @@ class FactParser:
             # 「去年才来上海」: the months said are all there are, whatever the window
             value: dict[str, Any] = {"segments": segments, "window": window_months,
                                      "answer": None}
+            if gap:
+                value["gap"] = gap
             if any(_has(text, words) for _, words in self.since):
                 value["total"] = True
             return value
@@ -172,7 +176,8 @@ class FactParser:
             return answer
         return None
 
-    def _segments(self, text: str) -> list[list[Any]]:
+    def _segments(self, text: str) -> tuple[list[list[Any]], int]:
+        """Segments of (months, multiple), and the months not paid at all."""
         clauses = [c for c in _CLAUSE.split(text) if c]
         parted = [(clause, self._split_at_multiples(clause)) for clause in clauses]
         # 「一直」 said once covers the one clause that states a multiple, not several of them
@@ -180,11 +185,15 @@ class FactParser:
         always_anywhere = one_rate and _has(text, self.si["always"])
         segments: list[list[Any]] = []
         loose: list[int] = []  # durations stated apart from any multiple (「交了两年」)
+        gap = 0  # months not paid at all (「有12个月没交」): 一直 covers the rest
         for clause, parts in parted:
             if not parts:
                 months = self._duration(clause)
                 if months is not None and months != ALL_MONTHS:
-                    loose.append(months)
+                    if _has(clause, self.si["gap"]):
+                        gap += months
+                    else:
+                        loose.append(months)
                 continue
             for part in parts:
                 multiple = self._multiple(part)
@@ -197,7 +206,7 @@ class FactParser:
         if loose and len(segments) == 1 and segments[0][0] in (None, ALL_MONTHS):
             # 「有40个月,基数1.5倍」, 「刚来两年,一直1.5倍」: the duration said apart is the span
             segments[0][0] = max(loose)
-        return segments
+        return segments, gap
 
     def _split_at_multiples(self, clause: str) -> list[str]:
         """A clause cut after each multiple it states: 前两年1倍后两年1.5倍 → two parts."""
@@ -214,7 +223,9 @@ class FactParser:
     def _duration(self, part: str) -> int | None:
         """Months a part states: N个月 (the smallest), N年, a start point (前年开始), or the
         whole window for 一直. 「将近三年」 is one month short of it."""
-        found = [(int(m[1]), m.start()) for m in _MONTHS.finditer(part)]
+        found = [(int(m[1]) * 12 + int(m[2]), m.start()) for m in _YEARS_MONTHS.finditer(part)]
+        if not found:
+            found = [(int(m[1]), m.start()) for m in _MONTHS.finditer(part)]
         if not found:
             found = [(round(float(m[1]) * 12), m.start()) for m in _YEARS.finditer(part)][-1:]
         if found:
@@ -240,6 +251,11 @@ class FactParser:
         if _has(part, self.si["city_average"]):
             return 1.0
         return None
+
+
+def _percent_as_multiple(match: re.Match[str]) -> str:
+    value = float(match[1] or match[2]) / 100
+    return f"{value:g}倍"
 
 
 def merge_social_insurance(old: Any, new: Any) -> Any:
@@ -273,7 +289,7 @@ def evaluate_social_insurance(
     found, open_months = 0, False
     for seg_months, _ in qualifying:
         if seg_months == ALL_MONTHS:
-            found += window
+            found += max(0, window - int(value.get("gap", 0)))
         elif seg_months is None:
             open_months = True
         else:

@@ -67,6 +67,13 @@ def test_chinese_numerals_before_a_unit_become_arabic(text: str, expected: str) 
         ("前两年1倍后两年1.5倍", [[24, 1.0], [24, 1.5]]),
         ("36个月1.3倍", [[36, 1.3]]),
         ("半年1倍", [[6, 1.0]]),
+        ("3年零1个月", [[37, 1.3]]),
+        ("将近三年,一直1.5倍", [[35, 1.5]]),
+        ("两年半,一直1.5倍", [[30, 1.5]]),
+        ("有40个月,基数1.5倍", [[40, 1.5]]),
+        ("去年才来上海,一直1.5倍", [[12, 1.5]]),
+        ("前年开始1.3倍,之前都是最低", [[24, 1.3], [ALL_MONTHS, MINIMUM]]),
+        ("基数是社平的130%", [[None, 1.3]]),
     ],
 )
 def test_social_insurance_answers_become_segments(
@@ -194,3 +201,19 @@ def test_outside_an_answer_not_knowing_is_no_fact(engine: Engine) -> None:
     u = engine.nlu.understand("中级会计能落户吗,我也不清楚")
     assert UNKNOWN not in u.facts.values()
     assert u.unknown is True
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("48个月里有12个月没交,其他都是1.5倍", True),   # 36 months left
+        ("有13个月没交,其他都是1.5倍", False),           # 35 months left
+        ("不到1.3倍", False),
+        ("差一点到1.3倍", False),
+        ("去年才来上海,一直1.5倍", False),               # all there is: 12 months
+    ],
+)
+def test_settle_requirement_on_loose_answers(parser: FactParser, text: str, verdict: bool) -> None:
+    value = si_answer(parser, text)
+    assert isinstance(value, dict), value
+    assert evaluate_social_insurance(value, 48, 36, 1.3)[0] is verdict
