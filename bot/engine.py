@@ -24,6 +24,9 @@ State = dict[str, Any]
 # Facts about the person (kept when they ask about another certificate) vs. about one
 # certificate (dropped with it).
 PERSON_FACTS = ("purpose", "social_insurance", "stem_degree", "at_firm")
+# facts about one certificate, remembered per certificate while the person asks about others
+CERTIFICATE_FACTS = ("job_match", "where_obtained", "level")
+MEMORY_SIZE = 8
 
 
 def new_state(dialog: Dialog) -> State:
@@ -198,7 +201,15 @@ class Engine:
         said = conv["facts"].get("level_words")
         if said and not u.level_words:  # 「我是高级技师」 … 「焊工」: the level came first
             match = self.nlu.matcher.resolve(match.target, match.surface, list(said))
-        conv["facts"] = {k: v for k, v in conv["facts"].items() if k in PERSON_FACTS}
+        old = conv["facts"]
+        memory = conv.setdefault("memory", {})
+        if old.get("credential"):  # 「焊工在目录里吗」 in between, then back to 「我的工程师」
+            memory.pop(str(old["credential"]), None)
+            memory[str(old["credential"])] = {k: old[k] for k in CERTIFICATE_FACTS if k in old}
+            for stale in list(memory)[:-MEMORY_SIZE]:  # the oldest go: the state stays small
+                del memory[stale]
+        conv["facts"] = {k: v for k, v in old.items() if k in PERSON_FACTS}
+        conv["facts"].update(memory.get(match.target, {}))
         conv["facts"].update(credential=match.target, surface=match.surface)
         if match.level is not None:
             conv["facts"]["level"] = match.level

@@ -32,6 +32,7 @@ WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai",
 
 _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%|百分之\s*(\d+(?:\.\d+)?)")
+_OBTAINED = re.compile(r"考|评|取得|拿|鉴定|获得|发")
 _YEARS_MONTHS = re.compile(r"(\d+)\s*年\s*(?:零|又)?\s*(\d+)\s*个?月")
 _MONTHS = re.compile(r"(\d+)\s*个?月")
 _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
@@ -108,13 +109,19 @@ class FactParser:
             return UNKNOWN
         w = self.where
         other = _has(text, w["other_place"]) or (_has(text, w["return_to"]) and "考" in text)
-        in_shanghai_work = _has(text, w["shanghai_work"])
-        if other and in_shanghai_work:
-            return "other_province_while_shanghai"
         if other:
-            return "elsewhere_before" if _has(text, w["before"]) else "elsewhere"
-        if _has(text, w["shanghai"]) or _has(text, w["national"]):
+            # Both 「在老家工作时评的」 and 「来上海后」 may be said: the one nearer the verb of
+            # obtaining (考, 评, 取得 …) says when it was obtained.
+            verb = max((m.end() for m in _OBTAINED.finditer(text)), default=len(text))
+            near = {key: w[key].distance(text, verb) for key in ("shanghai_work", "before")}
+            if near["shanghai_work"] is not None and (
+                    near["before"] is None or near["shanghai_work"] < near["before"]):
+                return "other_province_while_shanghai"
+            return "elsewhere_before" if near["before"] is not None else "elsewhere"
+        if _has(text, w["shanghai"]):
             return "shanghai"
+        if _has(text, w["national"]):  # 「全国通用的」 says nothing of where it was issued
+            return UNKNOWN if answering else None
         return None
 
     def at_firm(self, text: str, answering: bool) -> bool | str | None:

@@ -48,6 +48,14 @@ class Phrases:
     def found_in(self, text: str) -> bool:
         return bool(self._pattern and self._pattern.search(text))
 
+    def distance(self, text: str, position: int) -> int | None:
+        """How far the nearest phrase occurrence is from ``position`` (None: no phrase)."""
+        if not self._pattern:
+            return None
+        gaps = [min(abs(m.start() - position), abs(m.end() - position))
+                for m in self._pattern.finditer(text)]
+        return min(gaps) if gaps else None
+
     def at_start(self, text: str) -> int | None:
         """The length of the longest phrase the text starts with, or None."""
         match = self._pattern.match(text) if self._pattern else None
