@@ -31,6 +31,8 @@ def split_multiple(multiple: float) -> tuple[float, bool]:
 WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
 
 _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
+_ENGLISH_UNITS = re.compile(r"(?<=\d)(\s*)(months?|mos|years?|yrs|x|times)\b")
+_UNIT_WORDS = {"m": "个月", "y": "年", "x": "倍", "t": "倍"}
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%|百分之\s*(\d+(?:\.\d+)?)")
 _OBTAINED = re.compile(r"考|评|取得|拿|鉴定|获得|发")
 _YEARS_MONTHS = re.compile(r"(\d+)\s*年\s*(?:零|又)?\s*(\d+)\s*个?月")
@@ -111,13 +113,22 @@ class FactParser:
         other = _has(text, w["other_place"]) or (_has(text, w["return_to"]) and "考" in text)
         if other:
             # Both 「在老家工作时评的」 and 「来上海后」 may be said: the one nearer the verb of
-            # obtaining (考, 评, 取得 …) says when it was obtained.
+            # obtaining (考, 评, 取得 …) says when it was obtained. 「来沪后」 said only after
+            # that verb (「老家评的,来沪后想落户」) tells of a later move, not of the obtaining.
             verb = max((m.end() for m in _OBTAINED.finditer(text)), default=len(text))
-            near = {key: w[key].distance(text, verb) for key in ("shanghai_work", "before")}
+            near = {"shanghai_work": w["shanghai_work"].distance(text[:verb], verb),
+                    "before": w["before"].distance(text, verb)}
+            later = text[verb:]
+            in_shanghai_later = w["shanghai_work"].distance(later, 0) is not None
+            if in_shanghai_later and _has(later, w["at_that_time"]):  # 「那时候已经在上海上班了」
+                return "other_province_while_shanghai"
+            moved_later = in_shanghai_later
             if near["shanghai_work"] is not None and (
                     near["before"] is None or near["shanghai_work"] < near["before"]):
                 return "other_province_while_shanghai"
-            return "elsewhere_before" if near["before"] is not None else "elsewhere"
+            if near["before"] is not None or moved_later:
+                return "elsewhere_before"
+            return "elsewhere"
         if _has(text, w["shanghai"]):
             return "shanghai"
         if _has(text, w["national"]):  # 「全国通用的」 says nothing of where it was issued
@@ -158,6 +169,7 @@ class FactParser:
         if answering and self.says_unknown(text):
             return UNKNOWN
         text = _PERCENT.sub(_percent_as_multiple, arabic_numerals(text))  # 130% → 1.3倍
+        text = _ENGLISH_UNITS.sub(lambda m: _UNIT_WORDS[m[2][0]], text)  # 48 months, 1.5x
         segments, gap = self._segments(text)
         window = _WINDOW.search(text)
         window_months = None

@@ -67,6 +67,7 @@ class Matcher:
         # Fuzzy candidates: names of three characters or more (shorter ones only match exactly).
         self.fuzzy_names = [name for name in self.index if len(name) >= 3]
         self.lingang_also = _lingang_twins(kb)
+        self.confusables = str.maketrans(dict(kb.lexicon["confusables"]))
         self.licences = frozenset(f"near:{i}" for i, near in enumerate(kb.near_misses)
                                   if near.kind == "licence")
 
@@ -98,6 +99,12 @@ class Matcher:
                 if longer is not None and len(longer.surface) > len(token):
                     return longer
             return self.resolve(self.index[token], token, level_words)
+        if fuzzy_text is not None:  # typos of sound-alike characters: 焊公技师, 审记师
+            canonical = text.translate(self.confusables)
+            if canonical != text:
+                again = self.find(canonical, None, None)
+                if again is not None:
+                    return Match(again.target, again.surface, again.level, fuzzy=True)
         return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
 
     def _unknown_run(self, tokens: list[str], i: int) -> str:

@@ -28,7 +28,8 @@ _INVISIBLE = re.compile(
     "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff]"
 )
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?:来|多|几)?(?=个?月|年|倍|个)")
-_GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)")
+# spaces next to Chinese, before a digit, or between latin words (zhongji kuaiji, catti 2级)
+_GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)|(?<=[a-z]) +(?=[a-z])")
 _HALF_YEAR = re.compile(r"(\d+)年半")
 
 
@@ -157,6 +158,6 @@ class Segmenter:
 
     def cut(self, text: str) -> list[str]:
         """Tokens of ``text``. Parentheses are dropped (建造师(一级) reads as 建造师一级), and so
-        are spaces next to Chinese or before a digit (CATTI 2级 reads as catti2级)."""
+        are spaces (CATTI 2级 reads as catti2级, zhongji kuaiji as zhongjikuaiji)."""
         text = _GLUE_SPACE.sub("", text.replace("(", "").replace(")", ""))
         return list(self._tokenizer.cut(text, HMM=False))
