@@ -94,8 +94,8 @@ class Engine:
             return self._info(conv, u, self.kb.rows[u.code_row])
         if u.intent == "note_question" and (asking is None or not u.facts.get(asking)):
             return self._requirements(conv, u) if u.match else self._note_answer(conv, u)
-        if u.intent == "lookup" and u.match is not None:
-            return self._lookup(conv, u)
+        if u.intent == "lookup" and u.match is not None and not u.purpose:
+            return self._lookup(conv, u)  # with a purpose (「对应什么职称?能落户吗」) it is asked
         if u.match is None and u.catalogue and u.intent == "lookup":
             return self._catalogue_list(conv, u.catalogue)
         if (u.match is None and asking is None and u.question and self._notes_about(u.text)
@@ -118,6 +118,8 @@ class Engine:
             self._new_credential(conv, u)
         elif u.level_words and facts.get("credential") and self._relevel(conv, u.level_words):
             pass  # 「说错了,是二级的」
+        elif facts.get("credential") and not u.purpose and self._corrects_months(conv, u):
+            pass  # 「其实是七个月」 after an answer about 社保
         elif u.purpose and facts.get("credential"):
             if u.purpose != facts.get("purpose"):
                 conv["asked"] = []
@@ -215,6 +217,19 @@ class Engine:
             conv["facts"]["level"] = match.level
         conv["asked"] = []
         conv.pop("not_found", None)
+
+    def _corrects_months(self, conv: State, u: Understanding) -> bool:
+        """A bare duration after a 社保 answer corrects its months (「其实是七个月」)."""
+        old = conv["facts"].get("social_insurance")
+        if not isinstance(old, Mapping) or not old.get("segments") or u.facts:
+            return False
+        asked = old.get("asked") or [None, None, old["segments"][-1][1]]
+        value = self.nlu.facts.social_insurance(u.text, True, float(asked[2]))
+        if not isinstance(value, Mapping) or not value.get("segments"):
+            return False
+        conv["facts"]["social_insurance"] = {**value, "asked": old.get("asked")}
+        conv["asked"] = []
+        return True
 
     @staticmethod
     def _names_same_field(u: Understanding, facts: dict[str, Any]) -> bool:

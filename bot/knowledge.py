@@ -450,7 +450,7 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
 LEXICON_SECTIONS = (
     "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
-    "certificate_words", "catalogue_words", "job_change", "confusables",
+    "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
     "function_words",
 )
 

@@ -27,7 +27,8 @@ _INVISIBLE = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
     "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff]"
 )
-_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?:来|多|几)?(?=个?月|年|倍|个)")
+_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百][零〇一二两三四五六七八九十百点]*)"
+                        r"(?:来|多|几)?(?=个?月|年|倍|个)")
 # spaces next to Chinese, before a digit, or between latin words (zhongji kuaiji, catti 2级)
 _GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)|(?<=[a-z]) +(?=[a-z])")
 _HALF_YEAR = re.compile(r"(\d+)年半")

@@ -74,7 +74,8 @@ class Understander:
         self.settle_words = dict(self.purposes)["settle"]
         words = [w for group in self.intents.values() for w in group]
         words += [w for _, group in self.purposes for w in group] + list(self.loose)
-        words += [normalise_name(w) for w in (*lex["function_words"], *lex["certificate_words"])]
+        words += [normalise_name(w) for w in (*lex["function_words"], *lex["certificate_words"],
+                                              *lex["post_words"])]
         words += [normalise_name(w) for section in ("firm",) for ws in lex[section].values()
                   for w in ws]
         self.matcher = Matcher(kb, words)
@@ -83,6 +84,7 @@ class Understander:
         self.catalogue_words = [(key, _phrases(words))
                                 for key, words in lex["catalogue_words"].items()]
         self.cert_hints = _phrases(lex["certificate_hints"])
+        self.post_words = frozenset(normalise_name(w) for w in lex["post_words"])
         self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
 
@@ -116,6 +118,8 @@ class Understander:
         fact_text = ("".join(" " if t == match.surface else t for t in tokens)
                      if match and asking in (None, "credential") else text)
         facts = self._facts(fact_text, asking, asked_multiple)
+        if match is not None and "job_match" not in facts and self._post_in_field(tokens, match):
+            facts["job_match"] = True
         return Understanding(
             text=text, intent=intent, match=match, purpose=purpose, vague_purpose=vague,
             facts=facts, code_row=self.codes.get(code[0]) if code else None,
@@ -129,6 +133,14 @@ class Understander:
             level_words=tuple(t for t in tokens if t in self.matcher.prof_levels
                               or t in self.matcher.skill_levels),
         )
+
+    def _post_in_field(self, tokens: list[str], match: Match) -> bool:
+        """「中级统计师,现在就在统计岗」: a post named with a word of the certificate's own row."""
+        if match.row_id is None or not any(t in self.post_words for t in tokens):
+            return False
+        index = self.matcher.index
+        return any(t != match.surface and t in index
+                   and index[t].split(":", 1)[-1] == match.row_id for t in tokens)
 
     def _also(self, tokens: list[str], match: Match | None) -> tuple[str, ...]:
         """Other certificates named in full (「一建和中级会计」): said back, not lost silently."""
