@@ -34,12 +34,11 @@ _MULTIPLE = re.compile(r"(\d+(?:\.\d+)?)\s*倍")
 _ENGLISH_UNITS = re.compile(r"(?<=\d)(\s*)(months?|mos|years?|yrs|x|times)\b")
 _UNIT_WORDS = {"m": "个月", "y": "年", "x": "倍", "t": "倍"}
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%|百分之\s*(\d+(?:\.\d+)?)")
-_OBTAINED = re.compile(r"考|评|取得|拿|鉴定|获得|发")
 _YEARS_MONTHS = re.compile(r"(\d+)\s*年\s*(?:零|又)?\s*(\d+)\s*个?月")
 _MONTHS = re.compile(r"(\d+)\s*个?月")
 _YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*年")
 _WINDOW = re.compile(r"(?:最近|(?<![将接])近|过去)\s*(\d+)\s*(年|个月)")
-_CLAUSE = re.compile(r"[,,。;;!!??、\n]+|但是|不过|其他|其余|剩下")
+_PUNCTUATION = r"[,,。;;!!??、\n]+"
 
 
 def _sorted(words: Iterable[str]) -> Phrases:
@@ -65,11 +64,17 @@ class FactParser:
         self.job_change = _sorted(lexicon["job_change"])
         firm = lexicon["firm"]
         self.firm_yes, self.firm_no = _sorted(firm["yes"]), _sorted(firm["no_phrases"])
+        breaks = "|".join(re.escape(w) for w in lexicon["clause_breaks"])
+        self._clause = re.compile(f"{_PUNCTUATION}|{breaks}" if breaks else _PUNCTUATION)
         si = lexicon["social_insurance"]
         self.si = {key: _sorted(words) for key, words in si.items() if key != "since"}
         self.since = [(int(months), _sorted(words)) for months, words in si["since"].items()]
 
     # --- generic ---------------------------------------------------------------------------
+
+    def clauses(self, text: str) -> list[str]:
+        """The text cut at punctuation and at the connectives of lexicon.yaml (但是, 其他 …)."""
+        return self._clause.split(text)
 
     def says_unknown(self, text: str) -> bool:
         return _has(text, self.unknown)
@@ -93,7 +98,7 @@ class FactParser:
         """Whether the degree is 理工类; outside an answer only when the text talks of a degree."""
         if not answering:
             # only the clauses about a degree: 「在设计院做电气设计」 is about the post
-            text = ",".join(c for c in _CLAUSE.split(text) if _has(c, self.degree_topic))
+            text = ",".join(c for c in self.clauses(text) if _has(c, self.degree_topic))
             if not text:
                 return None
         if answering and self.says_unknown(text):
@@ -115,7 +120,7 @@ class FactParser:
             # Both 「在老家工作时评的」 and 「来上海后」 may be said: the one nearer the verb of
             # obtaining (考, 评, 取得 …) says when it was obtained. 「来沪后」 said only after
             # that verb (「老家评的,来沪后想落户」) tells of a later move, not of the obtaining.
-            verb = max((m.end() for m in _OBTAINED.finditer(text)), default=len(text))
+            verb = max((end for _, end in w["verbs"].spans(text)), default=len(text))
             near = {"shanghai_work": w["shanghai_work"].distance(text[:verb], verb),
                     "before": w["before"].distance(text, verb)}
             later = text[verb:]
@@ -197,7 +202,7 @@ class FactParser:
 
     def _segments(self, text: str) -> tuple[list[list[Any]], int]:
         """Segments of (months, multiple), and the months not paid at all."""
-        clauses = [c for c in _CLAUSE.split(text) if c]
+        clauses = [c for c in self.clauses(text) if c]
         parted = [(clause, self._split_at_multiples(clause)) for clause in clauses]
         # 「一直」 said once covers the one clause that states a multiple, not several of them
         one_rate = sum(1 for _, parts in parted if parts) == 1

@@ -451,6 +451,7 @@ LEXICON_SECTIONS = (
     "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
+    "clause_breaks",
     "function_words",
 )
 

@@ -44,11 +44,12 @@ class Phrases:
     def __iter__(self) -> Iterator[str]:
         return iter(self.words)
 
-    def __len__(self) -> int:
-        return len(self.words)
-
     def found_in(self, text: str) -> bool:
         return bool(self._pattern and self._pattern.search(text))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the phrases occur: (start, end) of each non-overlapping occurrence."""
+        return [m.span() for m in self._pattern.finditer(text)] if self._pattern else []
 
     def distance(self, text: str, position: int) -> int | None:
         """How far the nearest phrase occurrence is from ``position`` (None: no phrase)."""
