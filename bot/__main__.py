@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [chat|check|telegram|wechat|bench] ...``.
+"""Command line: ``python -m bot [chat|check|telegram|wechat|wecom|web|bench] ...``.
 
 Each command lives in its own module and parses its own options; this is only the dispatcher,
 so that ``python -m bot chat`` never imports the Telegram or WeChat stacks.
@@ -16,6 +16,8 @@ USAGE = """用法: python -m bot [命令] [选项]
   check      校验 knowledge/ 与 dialogs/ 数据,列出全部问题
   telegram   运行 Telegram 机器人(需要 TELEGRAM_BOT_TOKEN)
   wechat     运行微信公众号回调服务(需要 WECHAT_TOKEN)
+  wecom      运行企业微信智能机器人回调服务(需要 WECOM_TOKEN、WECOM_AES_KEY)
+  web        运行网页对话服务(--listen HOST:PORT,--store PATH)
   bench      运行性能基准,打印各项指标与预算
 """
 
@@ -37,6 +39,14 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
         from bot.channels import wechat
 
         return wechat.main
+    if name == "wecom":
+        from bot.channels import wecom
+
+        return wecom.main
+    if name == "web":
+        from bot.channels import web
+
+        return web.main
     if name == "bench":
         import bot.bench
 

@@ -1,4 +1,9 @@
-"""``python -m bot check``: validate knowledge/ and dialogs/, listing every problem at once."""
+"""``python -m bot check``: validate knowledge/ and dialogs/, listing every problem at once.
+
+Among them: a name with two meanings (an alias two rows claim, an alias that is also a near
+miss, a title or an ambiguous name), reported with both places; an ambiguous candidate whose
+label does not name its target; a job word that is also a name.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,6 @@ def main(argv: list[str]) -> int:
         return 1
     rows = {key: len(cat.rows) for key, cat in kb.catalogues.items()}
     print(f"check: ok — rows {rows}, {len(kb.notes)} notes, {len(name_index(kb))} names, "
-          f"{len(kb.near_misses)} near misses, dialog {dialog.name!r} with "
-          f"{len(dialog.states)} states")
+          f"{len(kb.near_misses)} near misses, {len(kb.ambiguous)} ambiguous names, "
+          f"dialog {dialog.name!r} with {len(dialog.states)} states")
     return 0

@@ -15,17 +15,25 @@ from bot.protocol import SLOTS
 DIALOG_DIR = Path(__file__).resolve().parent.parent / "dialogs"
 STATE_KEYS = ("slot", "prompt", "rule", "options", "next")
 # every wording the code uses: a missing one is reported at load, not when a person meets it
+ENGINE_PROMPTS = ("title_series",)  # prompts the engine uses besides the states' own
 REPLY_KEYS = (
-    "help", "not_understood", "still_waiting", "reset", "cancel", "not_found",
+    "help", "not_understood", "still_waiting", "reset", "cancel", "not_found", "forgotten",
+    "answer_reask", "no_credential", "which_credential",
     "not_found_generic", "answer_unclear", "verdict", "purpose_assumed", "row_line", "row_titles",
-    "row_no_title", "lingang_also", "checked_header", "check_line", "todo_header", "todo_line",
-    "level_line", "level_not_accepted", "level_points_bg", "talent_info", "economist_note",
+    "row_no_title", "lingang_also", "todo_header", "todo_line",
+    "level_line", "level_not_accepted", "talent_info", "economist_note",
     "near_nearest", "conflict", "lingang", "lingang_not_skilled", "skilled_info",
     "professional_info", "note_info", "background", "disclaimer", "level_open", "purpose_open",
-    "unknown_facts", "level_names", "purpose_names", "accept_names", "title_line", "title_info",
-    "check_detail", "row_ref", "describe", "catalogue_list", "catalogue_item", "thanks",
+    "level_names", "purpose_names", "accept_names", "title_line", "title_info",
+    "row_ref", "describe", "catalogue_list", "catalogue_item", "thanks",
     "clarify", "also_mentioned", "talent_note5", "near_named", "row_number",
     "catalogue_item_code",
+    # the parts of a verdict answer (bot/answer_parts.py)
+    "scope", "tier_names", "asks", "checked", "checked_item", "check_prefix", "failed_line",
+    "gap_prefix", "gap", "gap_none", "check_where", "way_on", "level_up", "lower_tier",
+    "lower_tier_up", "talent_instead", "checklist_header", "checklist_item", "checklist",
+    "sources", "next_step", "brief_row", "brief_titles", "brief_level", "brief_title",
+    "brief_checklist", "brief_checklist_items",
 )
 
 
@@ -138,6 +146,9 @@ def load_dialog(kb: Knowledge, directory: Path = DIALOG_DIR) -> Dialog:
     needed = {rule.slot for rule in kb.rules()} | {"credential", "purpose", "level"}
     for slot in sorted(needed - asked):
         report(file, "states", slot, "a rule needs this slot but no state asks it")
+    for key in ENGINE_PROMPTS:
+        if key not in prompts:
+            report(file, "prompts", key, "the engine asks with this prompt")
     for key in REPLY_KEYS:
         if key not in replies:
             report("replies.yaml", key, None, "missing key")

@@ -1,189 +1,55 @@
 """The knowledge base: knowledge/*.yaml parsed once into frozen, typed objects.
 
 Every problem in the data is collected and reported at once (file, place, bad value, what is
-allowed) through ``KnowledgeError``; nothing here raises a bare traceback at a user.
+allowed) through ``KnowledgeError``; nothing here raises a bare traceback at a user. The shapes
+are in ``bot.knowledge_model``, the name index in ``bot.names``; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from bot.datacache import YamlError, load_data
+from bot.knowledge_model import (
+    CATALOGUES,
+    CHECKS,
+    CODE,
+    GRADES,
+    KINDS,
+    NEAR_MISS_KINDS,
+    OCR_ARTEFACTS,
+    PREDICATES,
+    SI_PARAMS,
+    Ambiguous,
+    Catalogue,
+    Fact,
+    Knowledge,
+    KnowledgeError,
+    NearMiss,
+    Note,
+    Problem,
+    Purpose,
+    Row,
+    Rule,
+    Title,
+    freeze,
+    normalise_name,
+)
+from bot.names import LEVEL_PREFIX, LEVEL_SUFFIX, name_index, row_names
 from bot.protocol import PURPOSES, REASONS, SLOTS
 
+__all__ = [
+    "CATALOGUES", "CHECKS", "GRADES", "KINDS", "KNOWLEDGE_DIR", "LEVEL_PREFIX", "LEVEL_SUFFIX",
+    "NEAR_MISS_KINDS", "PREDICATES", "Ambiguous", "Catalogue", "Fact", "Knowledge",
+    "KnowledgeError", "NearMiss", "Note", "Problem", "Purpose", "Row", "Rule", "Title", "freeze",
+    "load_knowledge", "name_index", "normalise_name", "row_names",
+]
+
 KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
-CATALOGUES = ("professional", "skilled", "lingang")
-KINDS = ("professional", "skilled", "title", "lingang")
-GRADES = (
-    "qualification", "intermediate", "senior", "skill1", "skill2", "skill3", "skill4", "skill5",
-    "junior",
-)
-NEAR_MISS_KINDS = ("level", "junior", "licence", "other")
-CODE = re.compile(r"^\d-\d\d-\d\d-\d\d$")
-# Checks and predicates the rules may name: implemented in bot/rules.py, listed here so that the
-# data is validated without importing the engine.
-CHECKS = ("is_yes", "social_insurance", "obtained_working_in_shanghai",
-          "not_other_province_while_in_shanghai")
-PREDICATES = ("engineering_only",)
-SI_PARAMS = ("window_months", "months", "multiple")
-OCR_ARTEFACTS = re.compile(r"[帅约\s]")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a data file."""
-
-    file: str
-    place: str
-    value: object
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.place}: {self.message} (value: {self.value!r})"
-
-
-class KnowledgeError(Exception):
-    """The data has problems; ``problems`` lists all of them."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of one catalogue."""
-
-    id: str
-    catalogue: str
-    n: int
-    names: tuple[str, ...]
-    levels: tuple[str, ...] = ()
-    titles: tuple[str, ...] = ()
-    code: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.names[0]
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    key: str
-    name: str
-    short: str
-    rows: tuple[Row, ...]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """When a note applies, which fact it needs and how that fact is checked."""
-
-    note: str
-    purposes: frozenset[str]
-    slot: str
-    check: str
-    reason: str
-    kinds: frozenset[str] | None = None
-    grades: frozenset[str] | None = None
-    rows: frozenset[str] | None = None
-    when: tuple[str, ...] = ()
-    params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    summary: str = ""  # this rule in a line, when the note's summary covers several rules
-
-
-@dataclass(frozen=True)
-class Note:
-    id: str
-    text: str
-    summary: str
-    topics: tuple[str, ...]
-    rules: tuple[Rule, ...]
-
-
-@dataclass(frozen=True)
-class Purpose:
-    key: str
-    name: str
-    accepts: frozenset[str]
-    level_rule: str
-    background: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Title:
-    """A generic title (not a catalogue row): 中级职称 or 高级职称."""
-
-    id: str
-    name: str
-    grade: str
-    engineering: tuple[str, ...]
-    other: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class NearMiss:
-    """A certificate that is not listed, with the correction to give."""
-
-    names: tuple[str, ...]
-    kind: str
-    says: str
-    nearest: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Fact:
-    id: str
-    text: str
-    source: str
-    topics: tuple[str, ...] = ()  # words of a question this fact answers
-
-
-@dataclass(frozen=True)
-class Knowledge:
-    """Everything the bot knows, frozen."""
-
-    catalogues: Mapping[str, Catalogue]
-    rows: Mapping[str, Row]
-    notes: Mapping[str, Note]
-    purposes: Mapping[str, Purpose]
-    titles: Mapping[str, Title]
-    near_misses: tuple[NearMiss, ...]
-    facts: Mapping[str, Fact]
-    points_by_grade: Mapping[str, int]
-    aliases: Mapping[str, tuple[str, ...]]
-    unleveled: Mapping[str, tuple[str, ...]]
-    lexicon: Mapping[str, Any]
-    source_note: str
-    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    """Every recognised name → its meaning (see ``name_index``)."""
-
-    def rules(self) -> Iterable[Rule]:
-        for note in self.notes.values():
-            yield from note.rules
-
-
-_SPACE = re.compile(r"\s+")
-
-
-def normalise_name(text: str) -> str:
-    """The form in which names are compared: NFKC (half-width), lower case, no spaces."""
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).lower()
-
-
-def freeze(value: Any) -> Any:
-    """Deep-freeze parsed YAML: dicts become read-only mappings, lists tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    return value
 
 
 class _Reader:
@@ -259,7 +125,8 @@ def _catalogue(data: Any, key: str, reader: _Reader) -> Catalogue:
     rows: list[Row] = []
     seen: set[int] = set()
     raw_rows = _list(top.get("rows"))
-    fields = {"professional": ("levels", "titles"), "skilled": (), "lingang": ("code",)}[key]
+    fields = {"professional": ("levels", "titles", "senior"), "skilled": (),
+              "lingang": ("code",)}[key]
     for i, raw in enumerate(raw_rows):
         place = f"rows[{i}]"
         row = reader.mapping(raw, place, ("n", "names"), fields)
@@ -284,6 +151,7 @@ def _catalogue(data: Any, key: str, reader: _Reader) -> Catalogue:
             id=f"{key}#{n}", catalogue=key, n=n, names=names,
             levels=reader.strings(row.get("levels"), f"{place}.levels"),
             titles=titles, code=code if isinstance(code, str) else None,
+            senior=reader.strings(row.get("senior"), f"{place}.senior"),
         ))
     if seen:
         missing = sorted(set(range(1, max(seen) + 1)) - seen)
@@ -371,8 +239,8 @@ def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, R
     )
 
 
-def _titles(data: Any, reader: _Reader) -> dict[str, Title]:
-    top = reader.mapping(data, "titles.yaml", ("titles",))
+def _titles(data: Any, reader: _Reader) -> tuple[dict[str, Title], tuple[str, ...]]:
+    top = reader.mapping(data, "titles.yaml", ("titles",), ("jobs",))
     titles: dict[str, Title] = {}
     if "titles" in top and not isinstance(top["titles"], dict):
         reader.problem("titles", type(top["titles"]).__name__, "expected a mapping")
@@ -387,7 +255,7 @@ def _titles(data: Any, reader: _Reader) -> dict[str, Title]:
         titles[key] = Title(key, reader.text(item.get("name"), f"{place}.name"), str(grade),
                             reader.strings(item.get("engineering"), f"{place}.engineering"),
                             reader.strings(item.get("other"), f"{place}.other"))
-    return titles
+    return titles, reader.strings(top.get("jobs"), "jobs")
 
 
 def _near_misses(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[NearMiss, ...]:
@@ -433,8 +301,8 @@ def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, 
 
 
 def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
-        dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    top = reader.mapping(data, "aliases.yaml", ("aliases", "unleveled"))
+        dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, Ambiguous]]:
+    top = reader.mapping(data, "aliases.yaml", ("aliases", "unleveled"), ("ambiguous",))
     out = []
     for section in ("aliases", "unleveled"):
         table: dict[str, tuple[str, ...]] = {}
@@ -444,14 +312,50 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
                 reader.problem(f"{section}.{row_id}", row_id, "unknown catalogue row")
             table[row_id] = reader.strings(names, f"{section}.{row_id}")
         out.append(table)
-    return out[0], out[1]
+    return out[0], out[1], _ambiguous(top.get("ambiguous"), reader, rows)
+
+
+def _fields(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> dict[str, tuple[str, ...]]:
+    """fields.yaml: row id → words that name a post in that row's field (note 1)."""
+    top = reader.mapping(data, "fields.yaml", ("fields",))
+    out: dict[str, tuple[str, ...]] = {}
+    for row_id, words in _dict(top.get("fields")).items():
+        if row_id not in rows:
+            reader.problem(f"fields.{row_id}", row_id, "unknown catalogue row")
+        out[str(row_id)] = reader.strings(words, f"fields.{row_id}")
+    return out
+
+
+def _ambiguous(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> dict[str, Ambiguous]:
+    """``ambiguous:`` of aliases.yaml: key → {names, candidates: {label: row id or near}}."""
+    if data is not None and not isinstance(data, dict):
+        reader.problem("ambiguous", type(data).__name__, "expected a mapping of name → entry")
+    out: dict[str, Ambiguous] = {}
+    for key, raw in _dict(data).items():
+        place = f"ambiguous.{key}"
+        item = reader.mapping(raw, place, ("names", "candidates"))
+        candidates = item.get("candidates")
+        if not isinstance(candidates, dict) or len(candidates) < 2:
+            reader.problem(f"{place}.candidates", candidates,
+                           "expected a mapping of at least two labels → row id or near")
+            candidates = {}
+        for label, target in candidates.items():
+            if target != "near" and target not in rows:
+                reader.problem(f"{place}.candidates.{label}", target,
+                               "expected a catalogue row id or near")
+        names = reader.strings(item.get("names"), f"{place}.names")
+        if not names:
+            reader.problem(f"{place}.names", item.get("names"), "expected at least one name")
+        out[str(key)] = Ambiguous(str(key), names, tuple(
+            (str(label), str(target)) for label, target in candidates.items()))
+    return out
 
 
 LEXICON_SECTIONS = (
     "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
-    "clause_breaks",
+    "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before", "field_stopwords", "posts",
     "function_words",
 )
 
@@ -473,7 +377,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         catalogues[key] = _catalogue(data, key, r)
     rows = {row.id: row for cat in catalogues.values() for row in cat.rows}
     notes, purposes = _notes(*reader("notes.yaml"), rows)
-    titles = _titles(*reader("titles.yaml"))
+    titles, job_words = _titles(*reader("titles.yaml"))
     near = _near_misses(*reader("near_misses.yaml"), rows)
     facts, points, source_note = _background(*reader("background.yaml"))
     for key, purpose in purposes.items():
@@ -481,9 +385,10 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             if fact_id not in facts:
                 problems.append(Problem("notes.yaml", f"purposes.{key}.background", fact_id,
                                         f"unknown background fact; known: {sorted(facts)}"))
-    aliases, unleveled = _aliases(*reader("aliases.yaml"), rows)
+    aliases, unleveled, ambiguous = _aliases(*reader("aliases.yaml"), rows)
+    fields = _fields(*reader("fields.yaml"), rows)
     lex_data, lex = reader("lexicon.yaml")
-    lexicon = lex.mapping(lex_data, "lexicon.yaml", LEXICON_SECTIONS)
+    lexicon = lex.mapping(lex_data, "lexicon.yaml", LEXICON_SECTIONS, ("sub_questions",))
     if problems:
         raise KnowledgeError(problems)
     kb = Knowledge(
@@ -492,79 +397,10 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         titles=MappingProxyType(titles), near_misses=near, facts=MappingProxyType(facts),
         points_by_grade=MappingProxyType(points), aliases=MappingProxyType(aliases),
         unleveled=MappingProxyType(unleveled), lexicon=freeze(lexicon), source_note=source_note,
+        ambiguous=MappingProxyType(ambiguous), job_words=job_words,
+        fields=MappingProxyType(fields),
     )
     names = name_index(kb, problems.append)
     if problems:
         raise KnowledgeError(problems)
     return replace(kb, names=MappingProxyType(names))
-
-
-_LEVEL = "[一二三中高初abc]级"
-LEVEL_SUFFIX = re.compile(rf"^(?P<base>.+?)\((?P<levels>{_LEVEL}(?:、{_LEVEL})*)\)$")
-LEVEL_PREFIX = re.compile(r"^(?P<levels>[一二三]级)(?P<base>.+)$")
-
-
-def row_names(row: Row) -> tuple[list[str], list[str]]:
-    """The names a row answers to, derived from its official names: ``(full, unleveled)``.
-
-    Full names state the row's level (一级建造师, 建造师一级, 建造师(一级)); unleveled ones are an
-    official name stripped of its level, which leaves the level to ask (建造师).
-    """
-    full: list[str] = []
-    bases: list[str] = []
-    for raw in row.names:
-        name = normalise_name(raw)
-        full += [name, name.replace("(", "").replace(")", "")]
-        match = LEVEL_SUFFIX.match(name) or LEVEL_PREFIX.match(name)
-        if match:
-            base = match["base"]
-            for level in match["levels"].split("、"):
-                full += [level + base, base + level, f"{base}({level})"]
-            bases.append(base)
-    names = set(full)
-    # a base of one or two characters (质量) is too common a word to stand for the row
-    unleveled = [b for b in dict.fromkeys(bases) if b not in names and len(b) >= 3]
-    return list(dict.fromkeys(full)), unleveled
-
-
-def name_index(kb: Knowledge, report: Callable[[Problem], None] | None = None) -> dict[str, str]:
-    """Every name the bot recognises → what it means.
-
-    Values: a row id (``professional#8``), a title id, ``unleveled:<row id>`` or
-    ``near:<index>``. A name claimed twice is reported through ``report``.
-    """
-    index: dict[str, str] = {}
-    owner_file: dict[str, str] = {}
-
-    def claim(name: str, target: str, file: str) -> None:
-        key = normalise_name(name)
-        if key in index and index[key] != target:
-            if report:
-                report(Problem(file, key, target,
-                               f"name claimed by {index[key]} ({owner_file[key]}) as well"))
-            return
-        index[key], owner_file[key] = target, file
-
-    skilled = {normalise_name(n) for row in kb.catalogues["skilled"].rows for n in row.names}
-    for row in kb.rows.values():
-        full, bases = row_names(row)
-        for name in full:
-            if row.catalogue == "lingang" and name in skilled:
-                continue  # on both lists (DOMAIN.md: say both); the skilled row is the credential
-            claim(name, row.id, f"{row.catalogue}.yaml")
-        for name in bases:
-            claim(name, f"unleveled:{row.id}", f"{row.catalogue}.yaml")
-    for row_id, names in kb.aliases.items():
-        for name in names:
-            claim(name, row_id, "aliases.yaml")
-    for row_id, names in kb.unleveled.items():
-        for name in names:
-            claim(name, f"unleveled:{row_id}", "aliases.yaml")
-    for title in kb.titles.values():
-        for name in (*title.engineering, *title.other):
-            claim(name, title.id, "titles.yaml")
-    for i, near in enumerate(kb.near_misses):
-        for name in near.names:
-            claim(name, f"near:{i}", "near_misses.yaml")
-    return index
-

@@ -26,18 +26,22 @@ class Match:
 
     Attributes:
         target: a row id, ``title#intermediate``/``title#senior``, ``near:<i>`` (a listed near
-            miss), ``unleveled:<row id>`` (the level is still open) or ``conflict:<row id>``
-            (a level the row does not list).
+            miss), ``unleveled:<row id>`` (the level is still open), ``conflict:<row id>``
+            (a level the row does not list) or ``ambiguous:<key>`` (a name that fits several
+            certificates: ``candidates``, to be asked).
         surface: the words that matched.
         level: the level the message states: a professional level word (一级, 中级, A级 …) or a
             skill level ``"1"`` … ``"5"``; None when it states none.
         fuzzy: True when found by similarity rather than by name.
+        candidates: for an ambiguous name, the ``(label, target)`` pairs to offer (a target is
+            a row id or ``near``); () otherwise.
     """
 
     target: str
     surface: str
     level: str | None = None
     fuzzy: bool = False
+    candidates: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -53,7 +57,10 @@ class Match:
 class Matcher:
     """Finds certificate names in normalised text."""
 
-    def __init__(self, kb: Knowledge, extra_words: list[str]) -> None:
+    def __init__(self, kb: Knowledge, extra_words: list[str],
+                 dictionary_words: list[str] | None = None) -> None:
+        """``extra_words``: known words that are not names (vocabulary: never an unknown name);
+        ``dictionary_words``: which of them the segmenter must keep whole (default: all)."""
         self.kb = kb
         self.index: Mapping[str, str] = kb.names
         lex = kb.lexicon["levels"]
@@ -63,7 +70,12 @@ class Matcher:
                              for level, words in lex["skill"].items() for w in words}
         self.vocabulary = frozenset([*self.index, *self.prof_levels, *self.skill_levels,
                                      *extra_words])
-        self.segmenter = Segmenter(self.vocabulary)
+        # job words (责任编辑, 数据库工程师) are cut whole, so that no title is read inside them;
+        # they stay out of the vocabulary: an unknown name around them is still noticed
+        self.jobs = frozenset(normalise_name(w) for w in kb.job_words)
+        kept_whole = extra_words if dictionary_words is None else dictionary_words
+        names = {*self.index, *self.prof_levels, *self.skill_levels}
+        self.segmenter = Segmenter(names | set(kept_whole) | self.jobs)
         # Fuzzy candidates: names of three characters or more (shorter ones only match exactly).
         self.fuzzy_names = [name for name in self.index if len(name) >= 3]
         self.lingang_also = _lingang_twins(kb)
@@ -75,16 +87,23 @@ class Matcher:
         return self.segmenter.cut(text)
 
     def find(self, text: str, tokens: list[str] | None = None,
-             fuzzy_text: str | None = None) -> Match | None:
+             fuzzy_text: str | None = None,
+             level_words: list[str] | None = None) -> Match | None:
         """The certificate the normalised ``text`` names, or None.
 
         ``fuzzy_text``: the part of the text to match by similarity when no name matches
-        exactly (None: no fuzzy matching).
+        exactly (None: no fuzzy matching). ``level_words``: the levels the text states (default:
+        every level word in it; the reader leaves out asked or denied ones: 「算中级吗」).
         """
         tokens = self.tokens(text) if tokens is None else tokens
-        level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
-        for token in tokens:  # 「焊工特种作业操作证」: the licence is what the person holds
-            if self.index.get(token, "") in self.licences:
+        if level_words is None:
+            level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
+        for i, token in enumerate(tokens):  # 「焊工特种作业操作证」: the licence is held
+            # a bare short licence word right after a listed name belongs to that name:
+            # 「法律职业资格A证」 is not 安全员A证
+            named = self.index.get(tokens[i - 1], "near:") if i else "near:"
+            suffix = len(token) <= 2 and not named.startswith(("near:", "unleveled:", "title#"))
+            if self.index.get(token, "") in self.licences and not suffix:
                 return Match(self.index[token], token)
         hits = [i for i, token in enumerate(tokens) if token in self.index]
         # a full name beats a vague one said in passing: 「在事务所做审计,注会能落户吗」 is 注会
@@ -105,6 +124,8 @@ class Matcher:
                 again = self.find(canonical, None, None)
                 if again is not None:
                     return Match(again.target, again.surface, again.level, fuzzy=True)
+        if fuzzy_text and self.jobs:  # a job word is never a certificate, not even by likeness
+            fuzzy_text = "".join(t for t in self.tokens(fuzzy_text) if t not in self.jobs)
         return self._fuzzy(fuzzy_text, level_words) if fuzzy_text else None
 
     def _unknown_run(self, tokens: list[str], i: int) -> str:
@@ -129,16 +150,20 @@ class Matcher:
 
     def resolve(self, target: str, surface: str, level_words: list[str]) -> Match:
         """Combine a name with the level words of its message."""
-        if target.startswith(("near:", "title#")):
-            return Match(target, surface)
-        row = self.kb.rows[target.split(":", 1)[-1]]
-        if row.catalogue == "skilled":
-            levels = [self.skill_levels[w] for w in level_words if w in self.skill_levels]
-            return Match(target, surface, levels[0] if levels else None)
-        if row.catalogue == "lingang":
-            return Match(target, surface)
         stated = [self.prof_levels[w] for w in level_words if w in self.prof_levels]
         level = stated[0] if stated else None
+        if target.startswith("ambiguous:"):
+            return Match(target, surface, candidates=self.kb.ambiguous[target[10:]].candidates)
+        if target.startswith("near:"):
+            return self._leveled_near(target, surface, level) or Match(target, surface)
+        if target.startswith("title#"):
+            return Match(target, surface)
+        row = self.kb.rows[target.split(":", 1)[-1]]
+        if row.catalogue == "skilled":  # the level is the person's: a loose name is the row
+            levels = [self.skill_levels[w] for w in level_words if w in self.skill_levels]
+            return Match(row.id, surface, levels[0] if levels else None)
+        if row.catalogue == "lingang":
+            return Match(target, surface)
         if target.startswith("unleveled:"):
             return self.with_level(row, surface, level) if level else Match(target, surface)
         if level and row.levels and level not in row.levels:
@@ -149,9 +174,22 @@ class Matcher:
         """The match once the level of an unleveled name is known."""
         if level in row.levels:
             return Match(row.id, surface, level)
-        if level == SENIOR and "中级" in row.levels:
+        senior = row.senior or ((SENIOR,) if "中级" in row.levels else ())
+        if level in senior:
             return Match("title#senior", surface, level)
         return Match(f"conflict:{row.id}", surface, level)
+
+    def _leveled_near(self, target: str, surface: str, level: str | None) -> Match | None:
+        """A junior near miss said with a level its nearest row lists: 中级护士, 护师中级 are
+        卫生中级 (row 31), and 高级护师 a senior title. None when the level does not help."""
+        near = self.kb.near_misses[int(target[5:])]
+        if level is None or near.kind != "junior":
+            return None
+        for row_id in near.nearest:
+            match = self.with_level(self.kb.rows[row_id], surface, level)
+            if not match.target.startswith("conflict:"):
+                return match
+        return None
 
     def _fuzzy(self, text: str, level_words: list[str], whole: bool = False) -> Match | None:
         """The name most like a part of ``text`` (``whole``: like all of it), within typos."""

@@ -43,6 +43,7 @@ class Result:
     reasons: tuple[str, ...] = ()
     citations: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
+    points: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Result:
             "reasons": list(self.reasons),
             "citations": list(self.citations),
             "unknown": list(self.unknown),
+            "points": self.points,
         }
 
 
@@ -65,6 +67,10 @@ class Reply:
         options: short answers to offer as buttons.
         result: set when this reply answers the question.
         turn: the number of the question asked (for channels that must spot stale buttons).
+        brief: the short form for group chats (at most 3 lines); empty means ``text`` is short
+            enough to send as it is (see ``short``).
+        forget: the person asked to delete their data (「删除我的数据」): the conversation is gone
+            and every other record of this person must go too (``Assistant`` does it).
     """
 
     text: str
@@ -72,6 +78,18 @@ class Reply:
     options: tuple[str, ...] = ()
     result: Result | None = None
     turn: int = 0
+    brief: str = ""
+    forget: bool = False
+
+    @property
+    def short(self) -> str:
+        """What a group chat sends first: ``brief`` when there is one, else ``text``."""
+        return self.brief or self.text
+
+    @property
+    def has_details(self) -> bool:
+        """Whether ``text`` says more than ``short`` (a group offers 「详细」 for the rest)."""
+        return bool(self.brief) and self.brief != self.text
 
     def to_json(self, chat: str, user: str) -> dict[str, Any]:
         return {
@@ -81,4 +99,5 @@ class Reply:
             "asking": self.asking,
             "options": list(self.options),
             "result": self.result.to_json() if self.result else None,
+            "brief": self.short,
         }

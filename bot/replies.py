@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.answer_parts import Answer, Parts, make_brief, number
 from bot.dialog import Dialog, State
-from bot.facts import ALL_MONTHS, BELOW_AVERAGE, MINIMUM, UNKNOWN, split_multiple
-from bot.knowledge import Knowledge, Row, Rule
-from bot.rules import FAIL, OPEN, PASS, Credential, Decision, Outcome
-
-MARK = {PASS: "✓", FAIL: "✗", OPEN: "?"}
+from bot.knowledge import Knowledge, Row
+from bot.rules import Credential, Decision
 
 
 class Writer:
@@ -23,6 +21,7 @@ class Writer:
     def __init__(self, kb: Knowledge, dialog: Dialog) -> None:
         self.kb, self.dialog = kb, dialog
         self.t: Mapping[str, Any] = dialog.replies
+        self.parts = Parts(kb, self.t)
         self.cert_words = sorted(kb.lexicon["certificate_words"], key=len, reverse=True)
         levels = kb.lexicon["levels"]["professional"]
         self.level_words = sorted({w for words in levels.values() for w in words}, key=len,
@@ -31,13 +30,10 @@ class Writer:
     # --- pieces ------------------------------------------------------------------------------
 
     def row_line(self, row: Row) -> str:
-        catalogue = self.kb.catalogues[row.catalogue]
-        titles = ""
-        if row.catalogue == "professional":
-            titles = (self.t["row_titles"].format(titles="、".join(row.titles)) if row.titles
-                      else self.t["row_no_title"])
-        return self.t["row_line"].format(catalogue=catalogue.name, n=row.n, name=row.name,
-                                         titles=titles)
+        return self.parts.row_line(row)
+
+    def note_no(self, note_id: str) -> str:
+        return self.parts.note_no(note_id)
 
     def display_name(self, credential: Credential | None, facts: Mapping[str, Any]) -> str:
         if credential is not None and credential.row is not None:
@@ -59,24 +55,12 @@ class Writer:
             surface = surface.replace(word, "")
         return surface
 
-    def summary(self, rule: Rule) -> str:
-        return rule.summary or self.kb.notes[rule.note].summary
-
-    def note_no(self, note_id: str) -> str:
-        return note_id.split("#")[1]
-
     def background(self, fact_ids: tuple[str, ...] | list[str]) -> list[str]:
         out = []
         for fact_id in fact_ids:
             fact = self.kb.facts[fact_id]
             out.append(self.t["background"].format(source=fact.source, text=fact.text))
         return out
-
-    def lingang_twin(self, row: Row) -> list[str]:
-        cat = self.kb.catalogues["lingang"]
-        from_twin = [r for r in cat.rows if set(r.names) & set(row.names)]
-        return [self.t["lingang_also"].format(catalogue=cat.name, n=r.n, code=r.code)
-                for r in from_twin]
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -98,7 +82,7 @@ class Writer:
                 window=(self.t["describe"]["window_years"].format(years=window // 12)
                         if window % 12 == 0
                         else self.t["describe"]["window_months"].format(months=window)),
-                months=int(rule.params["months"]), multiple=_number(rule.params["multiple"]),
+                months=int(rule.params["months"]), multiple=number(rule.params["multiple"]),
             )
         options = tuple(state.options)
         if state.slot == "level":
@@ -106,8 +90,13 @@ class Writer:
             values["levels"] = "、".join(options)
             if credential is None:
                 values["name"] = f"「{facts.get('surface', '')}」"
+        text = self.dialog.prompts[key].format(**values)
+        if decision.options:  # a name that fits several rows (评估师): which one is asked
+            options = decision.options
+            text = self.t["which_credential"].format(name=f"{facts.get('surface', '')}",
+                                                     options="、".join(options))
         way_out = tuple(o for o in self.dialog.way_out if o not in options) if options else ()
-        return self.dialog.prompts[key].format(**values), (*options, *way_out)
+        return text, (*options, *way_out)
 
     def level_options(self, facts: Mapping[str, Any], credential: Credential | None) -> list[str]:
         table = self.kb.lexicon["level_options"]
@@ -121,19 +110,84 @@ class Writer:
 
     # --- answers -----------------------------------------------------------------------------
 
-    def answer(self, decision: Decision, facts: Mapping[str, Any], notes: list[str]) -> str:
-        """The text of a result: verdict first, then the row, the notes, what is left, caveats."""
+    def answer(self, decision: Decision, facts: Mapping[str, Any], notes: list[str],
+               asks: Mapping[str, int | None] | None = None) -> Answer:
+        """The answer to a result: the whole text and its brief (see ``Answer``).
+
+        The one place that decides which parts an answer has: the sub-questions asked
+        (``asks``: kind → the number the person said or None; kinds in
+        ``answer_parts.SUB_QUESTIONS``) first, then ``notes`` (lines about the message), the
+        verdict line with what it covers, the row, the notes checked with the gap, what is still
+        open and where to check it, the way on, the purpose's other conditions, the next step
+        and the disclaimer.
+        """
         result = decision.result
         assert result is not None
-        t = self.t
-        lines = [*notes]
-        header = t["verdict"][result.verdict]
-        purpose = result.purpose
-        if header:
-            lines.append(header + (f"({t['purpose_names'][purpose]})" if purpose and
-                                   result.verdict != "not_listed" else ""))
+        p = self.parts
+        first = p.sub_answers(decision, asks or {})
         kind = decision.kind
-        credential = decision.credential
+        if kind in ("verdict", "level", "talent_info"):
+            body, brief = self._verdict_parts(decision, facts)
+        else:
+            body = self._other_parts(decision, facts)
+            brief = body[:2]
+        lines = [*first, *notes, *body, self.t["disclaimer"]]
+        text = "\n".join(line for line in lines if line)
+        return Answer(text, make_brief(text, [*first[:1], *brief]))
+
+    def _verdict_parts(self, decision: Decision, facts: Mapping[str, Any]) -> tuple[
+            list[str], list[str]]:
+        """The body of a verdict on a resolved credential, and the lines of its brief."""
+        p, t, result, credential = self.parts, self.t, decision.result, decision.credential
+        assert result is not None and credential is not None
+        basis = p.basis(credential, self.plain_name(credential.surface))
+        if decision.kind == "talent_info":
+            fact = self.kb.facts[self.kb.purposes["talent"].background[0]]
+            talent = t["talent_info"].format(level=self.display_name(credential, {}),
+                                             source=fact.source)
+            instead = self._talent_instead(credential)
+            return [talent, *basis, instead], [talent, instead]
+        scope = p.scope(decision)
+        if decision.kind == "level":
+            way = p.level_way(decision)
+            return [scope, *basis, *way], [scope, p.basis_brief(credential), way[-1]]
+        checked = p.checked(decision, facts)
+        still_open = p.still_open(decision)
+        way = [*p.way_on(decision, facts), *self._economist(credential, facts)]
+        tier = p.tier_scope(decision)
+        checklist = p.checklist(decision)
+        step = p.next_step(decision)
+        extra = [t["talent_note5"]] if (result.purpose == "talent" and
+                                       result.verdict != "not_eligible") else []
+        body = [scope, *basis, *checked, *still_open, *way, *tier, *extra, *checklist, step]
+        gaps = [x for x in checked if x.startswith(t["gap_prefix"])]
+        pending = [step] if result.verdict == "conditional" else []
+        third = gaps[:1] or way[:1] or pending or [p.checklist_brief(decision) or step]
+        return body, [scope, p.basis_brief(credential), *third]
+
+    def _talent_instead(self, credential: Credential) -> str:
+        """What a credential below 人才引进 can do instead (never 居转户 for 三级 and below)."""
+        words = self.t["talent_instead"]
+        tier = self.parts.tier(credential.grade)
+        if tier is None or tier[1] == 0:
+            return str(words["nothing"])
+        key = "settle" if credential.grade in self.kb.purposes["settle"].accepts else "points"
+        return str(words[key].format(points=tier[1]))
+
+    def _economist(self, credential: Credential, facts: Mapping[str, Any]) -> list[str]:
+        engineering = set(self.kb.titles["title#intermediate"].engineering)
+        if (credential.row is None or facts.get("stem_degree") is not False
+                or not engineering & set(credential.row.titles)):
+            return []
+        others = "、".join(x for x in credential.row.titles if x not in engineering)
+        return [self.t["economist_note"].format(others=others)] if others else []
+
+    def _other_parts(self, decision: Decision, facts: Mapping[str, Any]) -> list[str]:
+        """Near misses, level conflicts, open levels or purposes, the 临港 list."""
+        t, result, credential = self.t, decision.result, decision.credential
+        assert result is not None
+        lines = [t["verdict"][result.verdict]]
+        kind = decision.kind
         if kind == "near_miss":
             near = self.kb.near_misses[int(str(facts["credential"])[5:])]
             named = [r for r in near.nearest if self.kb.rows[r].name in near.says]
@@ -161,107 +215,16 @@ class Writer:
             lines.append(t["lingang"].format(name=row.name, catalogue=self.kb.catalogues[
                 "lingang"].name, n=row.n, code=row.code))
             lines.append(t["lingang_not_skilled"])
-        else:
-            lines += self._verdict_body(decision, facts)
-        lines.append(t["disclaimer"])
-        return "\n".join(line for line in lines if line)
-
-    def _verdict_body(self, decision: Decision, facts: Mapping[str, Any]) -> list[str]:
-        t, result, credential = self.t, decision.result, decision.credential
-        assert result is not None and credential is not None
-        lines = []
-        if credential.row is not None:
-            lines.append(self.row_line(credential.row))
-            lines += self.lingang_twin(credential.row)
-        else:
-            title = self.kb.titles[credential.id]
-            lines.append(t["title_line"].format(surface=self.plain_name(credential.surface),
-                                                title=title.name))
-        if credential.kind == "skilled" and credential.grade:
-            lines.append(t["level_line"].format(level=t["level_names"][credential.grade[-1]]))
-        purpose = result.purpose or ""
-        if decision.kind == "level":
-            spec = self.kb.purposes[purpose]
-            grade = credential.grade or ""
-            level = (t["level_names"].get(grade[-1:], "") if credential.kind == "skilled"
-                     else credential.surface)
-            lines.append(t["level_not_accepted"].format(
-                note=self.note_no(spec.level_rule), purpose=spec.name,
-                need=t["accept_names"][purpose], level=level))
-            if credential.kind == "skilled" and purpose == "points":
-                fact = self.kb.facts["bg#points-scores"]
-                lines.append(t["level_points_bg"].format(source=fact.source))
-            return lines
-        if decision.kind == "talent_info":
-            lines.append(t["talent_info"].format(level=self.display_name(credential, facts)))
-            lines += self.background(self.kb.purposes["talent"].background)
-            return lines
-        checked = [o for o in decision.outcomes if o.status != OPEN]
-        if checked:
-            lines.append(t["checked_header"])
-            lines += [self._check_line(o, facts) for o in checked]
-        if result.unknown:
-            lines.append(t["todo_header"])
-            lines += [t["todo_line"].format(note=self.note_no(o.rule.note),
-                                            summary=self.summary(o.rule))
-                      for o in decision.outcomes if o.status == OPEN]
-            lines.append(t["unknown_facts"])
-        engineering = set(self.kb.titles["title#intermediate"].engineering)
-        if (credential.row is not None and facts.get("stem_degree") is False
-                and engineering & set(credential.row.titles)):
-            others = "、".join(x for x in credential.row.titles if x not in engineering)
-            if others:
-                lines.append(t["economist_note"].format(others=others))
-        if purpose == "talent" and result.verdict in ("eligible", "conditional"):
-            lines.append(t["talent_note5"])
-        if result.verdict in ("eligible", "conditional"):
-            lines += self.background(self.kb.purposes[purpose].background)
         return lines
 
-    def _check_line(self, outcome: Outcome, facts: Mapping[str, Any]) -> str:
-        rule = outcome.rule
-        detail = self.describe(rule.slot, facts.get(rule.slot), outcome)
-        return self.t["check_line"].format(
-            note=self.note_no(rule.note), summary=self.summary(rule),
-            detail=self.t["check_detail"].format(detail=detail, mark=MARK[outcome.status]))
+    def brief_for(self, text: str) -> str:
+        """The brief of a side answer (a lookup, a note, a list): its first lines, or empty
+        when the text is short already."""
+        return make_brief(text, text.splitlines()[:1])
 
     def _row_ref(self, row: Row) -> str:
         return self.t["row_ref"].format(name=row.name, n=row.n,
                                         catalogue=self.kb.catalogues[row.catalogue].short)
-
-    def describe(self, slot: str, value: Any, outcome: Outcome) -> str:
-        """A short reading of a fact as the person gave it."""
-        words = self.t["describe"]
-        if value == UNKNOWN:
-            return str(words["unknown"])
-        if slot == "where_obtained":
-            return str(words["where_obtained"].get(str(value), value))
-        if slot == "social_insurance" and isinstance(value, Mapping):
-            if value.get("segments"):
-                return self._describe_si(value, outcome)
-            value = value.get("answer")
-        yes, no = words["yes_no"].get(slot, ("", ""))
-        return str(yes if value else no)
-
-    def _describe_si(self, value: Mapping[str, Any], outcome: Outcome) -> str:
-        words = self.t["describe"]
-        segments = value["segments"]
-        parts = []
-        for months, multiple in segments:
-            always = words["si_always"] if len(segments) == 1 else words["si_rest"]
-            span = (always if months == ALL_MONTHS else "" if months is None
-                    else words["si_months"].format(months=months))
-            worded = {MINIMUM: "si_minimum", BELOW_AVERAGE: "si_below_average"}.get(multiple)
-            if worded:  # said in words (最低基数, 低于社平): read back in words, not a number
-                parts.append(span + words[worded])
-                continue
-            said, below = split_multiple(multiple)
-            segment = words["si_segment_below" if below else "si_segment"]
-            parts.append(segment.format(span=span, multiple=_number(said)))
-        stated = sum(m for m, _ in segments if isinstance(m, int) and m > 0)
-        found = (words["si_found"].format(found=outcome.detail)
-                 if outcome.detail is not None and outcome.detail != stated else "")
-        return ",".join(parts) + found
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -273,7 +236,7 @@ class Writer:
                                                   n=row.n, code=row.code)])
         if row.catalogue == "skilled":
             lines = [t["skilled_info"].format(name=row.name, catalogue=catalogue.name, n=row.n)]
-            return "\n".join(lines + self.lingang_twin(row))
+            return "\n".join(lines + self.parts.lingang_twin(row))
         titles = (t["row_titles"].format(titles="、".join(row.titles)) if row.titles
                   else t["row_no_title"])
         return t["professional_info"].format(name=row.name, catalogue=catalogue.name, n=row.n,
@@ -289,8 +252,4 @@ class Writer:
         return "\n".join(self.t["note_info"].format(note=self.note_no(n),
                                                     text=self.kb.notes[n].text)
                          for n in note_ids)
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 

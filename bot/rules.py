@@ -10,11 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.facts import UNKNOWN, evaluate_social_insurance
+from bot.insurance import evaluate_social_insurance
 from bot.knowledge import CHECKS, PREDICATES, Knowledge, Row, Rule, normalise_name
+from bot.person import UNKNOWN
 from bot.protocol import Result
 
 PASS, FAIL, OPEN = "pass", "fail", "open"  # OPEN: the person does not know
+# background facts (knowledge/background.yaml) some answers rest on beyond their purpose's own
+LOWER_TIERS_FACT = "bg#points-skill-tiers"  # 三级/四级/五级 in 积分 (60/30/15)
+INCENTIVE_FACT = "bg#settle-incentive"  # 居转户 激励条件 for senior titles and 高级技师
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Decision:
     credential: Credential | None = None
     outcomes: tuple[Outcome, ...] = ()
     kind: str = ""  # what the answer is: verdict, near_miss, conflict, lingang, level, talent_info
+    options: tuple[str, ...] = ()  # the answers offered for ``ask`` (which of an ambiguous name)
 
 
 def _is_yes(value: Any, rule: Rule) -> tuple[str | None, Any]:
@@ -144,13 +149,21 @@ def decide(kb: Knowledge, facts: Mapping[str, Any], slot_order: tuple[str, ...])
     target = facts.get("credential")
     if target is None:
         return Decision(ask="credential")
+    if target.startswith("ambiguous:"):
+        return ask_which(kb, target)
+    purpose = facts.get("purpose")
+    nothing = 0 if purpose == "points" else None  # a name outside the catalogues earns nothing
     if target.startswith("near:"):
-        return Decision(result=Result("not_listed", facts.get("purpose"), None, ("not_listed",),
-                                      kb.near_misses[int(target[5:])].nearest), kind="near_miss")
+        near = kb.near_misses[int(target[5:])]
+        if near.kind == "junior" and purpose:  # 初级 titles count for nothing (DOMAIN.md 3)
+            return Decision(result=Result("not_eligible", purpose, None, ("level_not_accepted",),
+                                          near.nearest, points=nothing), kind="near_miss")
+        return Decision(result=Result("not_listed", purpose, None, ("not_listed",),
+                                      near.nearest, points=nothing), kind="near_miss")
     if target.startswith("conflict:"):
         row_id = target.split(":", 1)[1]
-        return Decision(result=Result("not_listed", facts.get("purpose"), None, ("not_listed",),
-                                      (row_id,)), kind="conflict")
+        return Decision(result=Result("not_listed", purpose, None, ("not_listed",),
+                                      (row_id,), points=nothing), kind="conflict")
     if target.startswith("unleveled:"):
         return Decision(ask="level")
     credential = resolve_credential(kb, target, facts.get("level"), facts.get("surface", ""))
@@ -159,33 +172,43 @@ def decide(kb: Knowledge, facts: Mapping[str, Any], slot_order: tuple[str, ...])
                                       (credential.id,)), credential=credential, kind="lingang")
     if credential.grade is None:
         return Decision(ask="level", credential=credential)
-    purpose = facts.get("purpose")
     if purpose is None:
         return Decision(ask="purpose", credential=credential)
     return _verdict(kb, credential, purpose, facts, slot_order)
+
+
+def ask_which(kb: Knowledge, target: str) -> Decision:
+    """A name that fits several certificates (评估师): ask which one, offering the candidates'
+    labels (knowledge/aliases.yaml ``ambiguous:``); never guess. Kind ``ambiguous``."""
+    entry = kb.ambiguous.get(target.split(":", 1)[1])
+    return Decision(ask="credential", kind="ambiguous", options=entry.labels if entry else ())
 
 
 def _verdict(kb: Knowledge, credential: Credential, purpose: str, facts: Mapping[str, Any],
              slot_order: tuple[str, ...]) -> Decision:
     spec = kb.purposes[purpose]
     rows = (credential.id,) if credential.row else ()
-    if credential.grade not in spec.accepts:
+    points = points_for(kb, credential, purpose)
+    if credential.grade not in spec.accepts and not lower_tier(kb, credential, purpose):
         if purpose == "talent":
             return Decision(result=Result("info", purpose, credential.id, (),
                                           (*rows, *spec.background)),
                             credential=credential, kind="talent_info")
         return Decision(result=Result("not_eligible", purpose, credential.id,
-                                      ("level_not_accepted",), (*rows, spec.level_rule)),
+                                      ("level_not_accepted",), (*rows, spec.level_rule),
+                                      points=points),
                         credential=credential, kind="level")
     rules = applicable_rules(kb, credential, purpose)
     outcomes = [o for o in (check(rule, facts) for rule in rules) if o is not None]
     # 人才引进 rests on note 5 (senior titles and 高级技师 obtained anywhere) besides its checks
-    basis = (spec.level_rule,) if purpose == "talent" else ()
+    basis = (spec.level_rule,) if purpose == "talent" or lower_tier(kb, credential,
+                                                                    purpose) else ()
     cites = tuple(dict.fromkeys((*rows, *(rule.note for rule in rules), *basis)))
     failed = [o for o in outcomes if o.status == FAIL]
     if failed:
         reasons = tuple(dict.fromkeys(o.rule.reason for o in failed))
-        return Decision(result=Result("not_eligible", purpose, credential.id, reasons, cites),
+        return Decision(result=Result("not_eligible", purpose, credential.id, reasons, cites,
+                                      points=points),
                         credential=credential, outcomes=tuple(outcomes), kind="verdict")
     known = {o.rule.slot for o in outcomes}
     missing = [rule for rule in rules if rule.slot not in known]
@@ -195,6 +218,37 @@ def _verdict(kb: Knowledge, credential: Credential, purpose: str, facts: Mapping
                         outcomes=tuple(outcomes))
     unknown = tuple(dict.fromkeys(o.rule.slot for o in outcomes if o.status == OPEN))
     verdict = "conditional" if unknown else "eligible"
+    background = (*spec.background, *extra_background(kb, credential, purpose))
     return Decision(result=Result(verdict, purpose, credential.id, (),
-                                  (*cites, *spec.background), unknown),
+                                  tuple(dict.fromkeys((*cites, *background))), unknown,
+                                  points=points),
                     credential=credential, outcomes=tuple(outcomes), kind="verdict")
+
+
+def points_for(kb: Knowledge, credential: Credential, purpose: str) -> int | None:
+    """The 积分 score the credential earns (140/100/60/30/15/0) for ``points``, else None.
+
+    The score of the credential's tier, whether or not the person's facts meet its notes (the
+    verdict says that); None when the grade is not known.
+    """
+    if purpose != "points" or credential.grade is None:
+        return None
+    return kb.points_by_grade.get(credential.grade, 0)
+
+
+def lower_tier(kb: Knowledge, credential: Credential, purpose: str) -> bool:
+    """A 三级/四级/五级 certificate for ``points``: the seed's note 3 names 一/二级 only, the
+    lower tiers of the 积分 scale (60/30/15) are background (DOMAIN.md section 3)."""
+    return (purpose == "points" and credential.kind == "skilled"
+            and credential.grade not in kb.purposes[purpose].accepts
+            and kb.points_by_grade.get(credential.grade or "", 0) > 0)
+
+
+def extra_background(kb: Knowledge, credential: Credential, purpose: str) -> tuple[str, ...]:
+    """Background facts an eligible or conditional answer rests on beyond the purpose's own:
+    the lower 积分 tiers, the 居转户 incentive for senior titles and 高级技师."""
+    if lower_tier(kb, credential, purpose):
+        return (LOWER_TIERS_FACT,)
+    if purpose == "settle" and credential.grade in ("senior", "skill1"):
+        return (INCENTIVE_FACT,)
+    return ()

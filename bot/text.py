@@ -1,19 +1,17 @@
-"""Text handling below understanding: normalisation, segmentation, Chinese numerals.
+"""Text handling below understanding: normalisation, segmentation. (Numbers: bot/numbers.py.)
 
 Start-up cost matters (a chat process must answer its first message fast), so the heavy parts
-load only when needed: OpenCC only for text with characters outside GB2312 (traditional ones),
-cn2an only for text with a Chinese numeral next to a unit.
+load only when needed: OpenCC only for text with characters outside GB2312 (traditional ones).
 """
 
 from __future__ import annotations
 
 import functools
-import io
+import logging
 import re
-import sys
-import types
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 MAX_CHARS = 2000  # understanding reads this much of a message; the rest cannot change the answer
 
@@ -27,11 +25,13 @@ _INVISIBLE = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
     "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff]"
 )
-_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百][零〇一二两三四五六七八九十百点]*)"
-                        r"(?:来|多|几)?(?=个?月|年|倍|个)")
 # spaces next to Chinese, before a digit, or between latin words (zhongji kuaiji, catti 2级)
-_GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)|(?<=[a-z]) +(?=[a-z])")
-_HALF_YEAR = re.compile(r"(\d+)年半")
+# spaces next to Chinese or before a digit go (CATTI 2级 → catti2级); two latin words are one
+# name typed apart (zhongji kuaiji); a longer latin run is a sentence (Can CPA be used …)
+_GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)")
+# a space between Chinese words is how chat separates clauses (「在化工厂当主管 我学的是营销」)
+_CLAUSE_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
+_LATIN_PAIR = re.compile(r"(?<![a-z] )(?<![a-z])([a-z]+) +([a-z]+)(?![a-z])(?! +[a-z])")
 
 
 class Phrases:
@@ -97,69 +97,113 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-@functools.cache
-def _cn2an() -> Callable[[str, str], float]:
-    import cn2an
-
-    return cn2an.cn2an  # type: ignore[no-any-return]
-
-
-def arabic_numerals(text: str) -> str:
-    """Chinese numerals before a unit (年, 月, 倍, 个) become Arabic: 三十六个月 → 36个月."""
-
-    def convert(match: re.Match[str]) -> str:
-        try:
-            value = _cn2an()(match[1], "smart")
-        except (ValueError, KeyError):
-            return match[0]
-        return str(int(value)) if float(value).is_integer() else str(value)
-
-    if _CN_NUMBER.search(text):
-        text = _CN_NUMBER.sub(convert, text)
-    text = text.replace("半年", "6个月")
-    return _HALF_YEAR.sub(lambda m: f"{int(m[1]) * 12 + 6}个月", text)
-
-
-def _import_jieba_lightly() -> object:
-    """Import jieba without the parts this bot never uses.
-
-    jieba imports pkg_resources only to locate its default 5 MB dictionary, and its HMM model
-    (finalseg) for unknown words; the bot segments with its own domain dictionary and HMM=False.
-    Keeping both out saves ~300 ms and ~20 MiB at start-up. Only this import is affected: the
-    placeholders are removed again (a later ``import pkg_resources`` works as usual).
-    """
-    if "jieba" in sys.modules:
-        return sys.modules["jieba"]
-    placeholders = {"pkg_resources": None, "jieba.finalseg": types.ModuleType("jieba.finalseg")}
-    added = [name for name in placeholders if name not in sys.modules]
-    for name in added:
-        sys.modules[name] = placeholders[name]  # type: ignore[assignment]
-    try:
-        import jieba
-    finally:
-        for name in added:
-            if name == "pkg_resources":
-                del sys.modules[name]
-    jieba.setLogLevel(40)
-    return jieba
+# A domain word weighs at least this much in the segmenter: certificate names and lexicon
+# phrases come out whole (中级会计, 不对口), while a longer general word that holds one keeps
+# winning (会计分录 is one word: 计分 is not read inside it).
+DOMAIN_WORD_FREQ = 1000
+_PUNCT_TOKEN = re.compile(r"^[\W_]+$")
 
 
 class Segmenter:
-    """jieba with only the bot's domain vocabulary (no 5 MB default dictionary, no HMM)."""
+    """jieba's general dictionary plus the bot's domain words, through jieba's public API."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        jieba = _import_jieba_lightly()
-        self._tokenizer = jieba.Tokenizer()  # type: ignore[attr-defined]
-        # Every domain word weighs the same: the segmenter then prefers the fewest, longest words.
-        lines = "\n".join(f"{w} 1000" for w in sorted(set(words)) if w and " " not in w)
-        freq, total = jieba.Tokenizer.gen_pfdict(  # type: ignore[attr-defined]
-            io.BytesIO(lines.encode("utf-8"))
-        )
-        self._tokenizer.FREQ, self._tokenizer.total = freq, total
-        self._tokenizer.initialized = True
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.initialize()
+        for word in sorted({w for w in words if w and " " not in w}):
+            freq = max(self._tokenizer.suggest_freq(word), DOMAIN_WORD_FREQ)
+            self._tokenizer.add_word(word, freq)
 
     def cut(self, text: str) -> list[str]:
-        """Tokens of ``text``. Parentheses are dropped (建造师(一级) reads as 建造师一级), and so
-        are spaces (CATTI 2级 reads as catti2级, zhongji kuaiji as zhongjikuaiji)."""
-        text = _GLUE_SPACE.sub("", text.replace("(", "").replace(")", ""))
-        return list(self._tokenizer.cut(text, HMM=False))
+        """Tokens of ``text``. Parentheses are dropped (建造师(一级) reads as 建造师一级); a space
+        between Chinese words separates clauses (a ``,`` token); other spaces go (CATTI 2级
+        reads as catti2级, zhongji kuaiji as zhongjikuaiji)."""
+        text = _CLAUSE_SPACE.sub(",", text.replace("(", "").replace(")", ""))
+        text = _GLUE_SPACE.sub("", text)
+        text = _LATIN_PAIR.sub(r"\1\2", text)
+        return [t for t in self._tokenizer.cut(text, HMM=False) if not t.isspace()]
+
+
+@dataclass(frozen=True)
+class Said:
+    """A piece of a message as words: its tokens, and the text they spell."""
+
+    tokens: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens)
+
+    def offsets(self) -> list[int]:
+        """Character offset of each token in ``text``."""
+        out, at = [], 0
+        for token in self.tokens:
+            out.append(at)
+            at += len(token)
+        return out
+
+    def clauses(self, breaks: frozenset[str] = frozenset()) -> list[Said]:
+        """The piece cut at punctuation tokens and at the connectives in ``breaks``."""
+        parts: list[list[str]] = [[]]
+        for token in self.tokens:
+            if _PUNCT_TOKEN.match(token) or token in breaks:
+                parts.append([])
+            else:
+                parts[-1].append(token)
+        return [Said(tuple(p)) for p in parts if p]
+
+
+class Words:
+    """Phrases matched on whole words: a phrase counts only where it starts and ends at word
+    boundaries of the message (计分 is not found in 会计分录; 非 is not found in 非常 or 非理工).
+    At each word, the longest phrase wins; occurrences do not overlap."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.words = tuple(sorted({p for p in phrases if p}, key=len, reverse=True))
+        self._set = frozenset(self.words)
+        self._longest = len(self.words[0]) if self.words else 0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.words)
+
+    def matches(self, said: Said) -> list[tuple[int, int]]:
+        """(first token, end token) of each occurrence."""
+        text, edges = said.text, [*said.offsets(), len(said.text)]
+        found, i, n = [], 0, len(said.tokens)
+        while i < n:
+            best = None
+            for j in range(i + 1, n + 1):
+                if edges[j] - edges[i] > self._longest:
+                    break
+                if text[edges[i]:edges[j]] in self._set:
+                    best = j
+            if best is None:
+                i += 1
+            else:
+                found.append((i, best))
+                i = best
+        return found
+
+    def found_in(self, said: Said) -> bool:
+        return bool(self.matches(said))
+
+    def spans(self, said: Said) -> list[tuple[int, int]]:
+        """Character spans of the occurrences in ``said.text``."""
+        edges = [*said.offsets(), len(said.text)]
+        return [(edges[a], edges[b]) for a, b in self.matches(said)]
+
+    def last(self, said: Said) -> int | None:
+        """Token index where the last occurrence starts (None: not found)."""
+        found = self.matches(said)
+        return found[-1][0] if found else None
+
+    def at_start(self, said: Said) -> int | None:
+        """The number of tokens of the phrase the piece starts with, or None."""
+        found = self.matches(Said(said.tokens[:8]))
+        return found[0][1] if found and found[0][0] == 0 else None

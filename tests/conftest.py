@@ -5,8 +5,12 @@ Every test here runs offline: a connection to anything but loopback fails the te
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
+import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,15 @@ from bot.knowledge import Knowledge
 from bot.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
+# Dates in answers are counted up to "today": fixed for every test and every bot process the
+# tests start (PROTOCOL.md, BOT_TODAY).
+TODAY = "2026-11-29"
+os.environ["BOT_TODAY"] = TODAY
+# The parsed-data cache (bot/datacache.py) of this run and of every process it starts: a fresh
+# temporary directory, never the user's ~/.cache/luohu (a warm cache there could hide a change).
+CACHE_DIR = tempfile.mkdtemp(prefix="luohu-test-cache-")
+os.environ["LUOHU_CACHE_DIR"] = CACHE_DIR
+atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
 def _is_local(address: object) -> bool:

@@ -33,7 +33,9 @@ from bot.yamlsafe import load_yaml
 HERE = Path(__file__).resolve().parent / "conversations"
 TURN_KEYS = {"say", "user", "aside", "new_question", "expect"}
 EXPECT_KEYS = {"asking", "result", "verdict", "credential", "purpose", "reasons_include", "cites",
-               "unknown", "options_include", "not_asking", "text_contains", "text_excludes"}
+               "unknown", "options_include", "not_asking", "text_contains", "text_excludes",
+               # the parts of an answer: checked by tests/test_answers.py
+               "points", "scope", "first", "checklist", "gap", "brief_contains", "details"}
 RESULT_KEYS = {"verdict", "credential", "purpose", "reasons_include", "cites", "unknown"}
 
 

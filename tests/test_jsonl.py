@@ -20,12 +20,12 @@ from bot.protocol import SLOTS, VERDICTS
 from bot.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
-REPLY_KEYS = {"chat", "user", "text", "asking", "options", "result"}
+REPLY_KEYS = {"chat", "user", "text", "asking", "options", "result", "brief"}
 
 
-def line(text: str, chat: str = "c", user: str = "u") -> bytes:
-    return (json.dumps({"chat": chat, "user": user, "text": text}, ensure_ascii=False)
-            + "\n").encode("utf-8")
+def line(text: str, chat: str = "c", user: str = "u", id: str | None = None) -> bytes:
+    message = {"chat": chat, "user": user, "text": text, **({} if id is None else {"id": id})}
+    return (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # (id, raw input line, True when it must get an error line)
@@ -53,6 +53,10 @@ LINES: list[tuple[str, bytes, bool]] = [
     ("crlf", b'{"chat": "c", "user": "u", "text": "hi"}\r\n', False),
     ("bom", b'\xef\xbb\xbf{"chat": "c", "user": "u", "text": "hi"}\n', None),
     ("answer", line("一直1.5倍"), False),
+    ("string-id", line("你好", id="m-1"), False),
+    ("number-id", b'{"chat": "c", "user": "u", "text": "hi", "id": 1}\n', True),
+    ("null-id", b'{"chat": "c", "user": "u", "text": "hi", "id": null}\n', True),
+    ("object-id", b'{"chat": "c", "user": "u", "text": "hi", "id": {"n": 1}}\n', True),
 ]
 
 
@@ -105,6 +109,24 @@ def test_replies_come_in_order_and_keep_state_per_user(engine: Engine) -> None:
     assert outs[4]["result"]["purpose"] == "settle"
     assert outs[5]["result"]["credential"] == "professional#8"
     assert outs[5]["result"]["purpose"] == "points"
+
+
+def test_a_repeated_id_gets_the_same_reply_and_one_step(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    real = engine.step
+    monkeypatch.setattr(engine, "step",
+                        lambda state, text: (steps.append(text), real(state, text))[1])
+    sent = [line("中级会计能落户吗", id="1"), line("一直1.5倍", id="2"),
+            line("一直1.5倍", id="2"),  # a client resending after a crash
+            line("对口", id="3")]
+    stdout = io.BytesIO()
+    run_jsonl(Assistant(engine, MemoryStore()), io.BytesIO(b"".join(sent)), stdout)
+    outs = stdout.getvalue().decode("utf-8").splitlines()
+    assert outs[2] == outs[1] and json.loads(outs[1])["asking"] == "job_match"
+    assert steps == ["中级会计能落户吗", "一直1.5倍", "对口"]
+    assert json.loads(outs[3])["result"]["credential"] == "professional#20"
 
 
 def test_an_internal_error_is_an_apology_and_not_a_crash(engine: Engine) -> None:
@@ -168,6 +190,19 @@ def test_a_store_file_resumes_the_dialog_after_a_restart(tmp_path: Path) -> None
     result = json.loads(second.stdout)["result"]
     assert (result["verdict"], result["credential"], result["purpose"]) == (
         "eligible", "professional#20", "settle")
+
+
+def test_a_repeated_id_after_a_restart_gets_the_kept_reply(tmp_path: Path) -> None:
+    store = str(tmp_path / "state.sqlite3")
+    opening = line("中级会计能落户吗", id="1") + line("一直1.5倍", id="2")
+    first = run_chat(opening, "--store", store)
+    assert first.returncode == 0, first.stderr.decode("utf-8", "replace")
+    # the client did not see reply 2 (it was killed) and sends the line again to a new process
+    second = run_chat(line("一直1.5倍", id="2") + line("对口", id="3"), "--store", store)
+    assert second.returncode == 0, second.stderr.decode("utf-8", "replace")
+    again, result = second.stdout.splitlines()
+    assert again == first.stdout.splitlines()[1]
+    assert json.loads(result)["result"]["credential"] == "professional#20"
 
 
 def test_a_foreign_store_file_is_refused_in_one_line_and_left_alone(tmp_path: Path) -> None:

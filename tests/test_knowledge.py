@@ -129,7 +129,7 @@ ROW_5 = "  - {n: 5, names: [房地产估价师], titles: [经济师]}\n"
 # (id, file, old, new, file the problem must name, text its place must contain)
 BROKEN_KNOWLEDGE = [
     ("duplicate-key", "professional.yaml", "{n: 2, names:", "{n: 2, n: 2, names:",
-     "professional.yaml", "line 10"),
+     "professional.yaml", "line 11"),
     ("unknown-field", "professional.yaml", "{n: 1, names:", "{n: 1, colour: red, names:",
      "professional.yaml", "rows[0].colour"),
     ("alias-of-unknown-row", "aliases.yaml", "aliases:\n", "aliases:\n  professional#99: [某证]\n",
@@ -240,3 +240,71 @@ def test_check_command_lists_every_problem_and_fails(
     assert status != 0
     for problem in caught.value.problems:
         assert str(problem) in out.out + out.err
+
+
+# --- one name, one meaning: python -m bot check names both places -------------------------------
+
+# (id, file, old, new, the two places the problem must name)
+CLAIMED_TWICE = [
+    ("alias-of-two-rows", "aliases.yaml", "professional#2: [核安全工程师",
+     "professional#2: [一建, 核安全工程师", ("aliases.professional#2", "aliases.professional#8")),
+    ("alias-also-a-near-miss", "aliases.yaml", "professional#8: [一建,",
+     "professional#8: [二建, 一建,", ("aliases.professional#8", "near_misses.yaml")),
+    ("near-miss-also-an-alias", "near_misses.yaml", "names: [二级建造师,",
+     "names: [一建证书, 二级建造师,", ("near_misses[0].names", "aliases.professional#8")),
+    ("ambiguous-name-also-an-alias", "aliases.yaml", "names: [评估师, 注册评估师,",
+     "names: [评估师, 资产评估, 注册评估师,",
+     ("ambiguous.评估师.names", "aliases.professional#23")),
+    ("title-also-a-near-miss", "titles.yaml", "other: [中级职称, 讲师,",
+     "other: [中级职称, 助理讲师, 讲师,", ("titles.title#intermediate.other", "near_misses")),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "places"),
+                         [pytest.param(*case[1:], id=case[0]) for case in CLAIMED_TWICE])
+def test_a_name_claimed_twice_is_rejected_naming_both_places(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    file: str, old: str, new: str, places: tuple[str, str],
+) -> None:
+    from bot import check
+
+    directory = broken_copy(tmp_path, [(file, old, new)])
+    monkeypatch.setattr(check, "load_knowledge", lambda: load_knowledge(directory))
+    assert check.main([]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if "claimed" in line]
+    assert len(lines) == 1, lines
+    assert all(place in lines[0] for place in places), lines[0]
+
+
+BROKEN_NAMES = [
+    ("ambiguous-label-of-another-row", "aliases.yaml", "{房地产估价师: professional#5,",
+     "{房地产估价师: professional#6,", "ambiguous.评估师.candidates.房地产估价师"),
+    ("ambiguous-label-not-a-name", "aliases.yaml", "监理员: near}", "某某员: near}",
+     "ambiguous.监理.candidates.某某员"),
+    ("ambiguous-of-one-candidate", "aliases.yaml",
+     "candidates: {初级药师: near, 执业药师: professional#13}",
+     "candidates: {执业药师: professional#13}", "ambiguous.药剂师.candidates"),
+    ("ambiguous-of-unknown-row", "aliases.yaml", "矿业权评估师: professional#53}",
+     "矿业权评估师: professional#99}", "ambiguous.评估师.candidates.矿业权评估师"),
+    ("job-word-that-is-a-name", "titles.yaml", "jobs: [翻译,", "jobs: [讲师, 翻译,", "jobs[讲师]"),
+    ("senior-not-a-list", "professional.yaml", "senior: [一级, 高级]", "senior: 一级",
+     "rows[32].senior"),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "place"),
+                         [pytest.param(*case[1:], id=case[0]) for case in BROKEN_NAMES])
+def test_broken_name_data_is_reported_at_its_place(
+    tmp_path: Path, file: str, old: str, new: str, place: str
+) -> None:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(broken_copy(tmp_path, [(file, old, new)]))
+    assert any(place in p.place for p in caught.value.problems), \
+        [str(p) for p in caught.value.problems]
+
+
+def test_the_shipped_names_have_one_meaning_each(kb: Knowledge) -> None:
+    assert kb.names[normalise_name("评估师")] == "ambiguous:评估师"
+    assert set(kb.ambiguous) >= {"评估师", "监理", "药剂师"}
+    assert kb.rows["professional#33"].levels[0] == "二级"
+    assert not {normalise_name(w) for w in kb.job_words} & set(kb.names)

@@ -9,13 +9,14 @@ import pytest
 
 from bot.engine import Engine
 from bot.matching import Match
+from bot.understand import Context
 from bot.yamlsafe import load_yaml
 
 PHRASINGS = load_yaml(Path(__file__).resolve().parent / "data" / "phrasings.yaml")
 
 
 def match_of(engine: Engine, text: str, asking: str | None = None) -> Match | None:
-    return engine.nlu.understand(text, asking).match
+    return engine.nlu.understand(text, Context(asking=asking)).match
 
 
 def test_the_phrasings_file_is_well_formed() -> None:
@@ -100,7 +101,6 @@ def test_levels_typos_and_scripts(
     [
         ("二级建造师能落户吗", "professional#8"),
         ("二建可以积分吗", "professional#8"),
-        ("初级会计能积分吗", "professional#20"),
         ("二级消防工程师能落户吗", "professional#1"),
         ("二级造价工程师可以积分吗", "professional#6"),
         ("初级注安能落户吗", "professional#12"),
@@ -117,6 +117,15 @@ def test_an_unlisted_level_is_answered_not_listed_with_the_nearest_row(
     assert reply.result.credential is None
     assert reply.result.reasons == ("not_listed",)
     assert cites in reply.result.citations
+
+
+@pytest.mark.parametrize("text", ["初级会计能积分吗", "助理工程师能落户吗", "护师能积分吗"])
+def test_a_junior_title_counts_for_nothing(engine: Engine, text: str) -> None:
+    _, reply = engine.step(None, text)
+    assert reply.result is not None, reply.text
+    result = reply.result
+    assert (result.verdict, result.reasons) == ("not_eligible", ("level_not_accepted",))
+    assert reply.result.credential is None
 
 
 UNLISTED = ["教师资格证", "护士执业证", "低压电工证", "CFA", "ACCA", "PMP", "执业医师资格",

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from bot.dialog import Dialog
-from bot.facts import ALL_MONTHS, UNKNOWN
+from bot.insurance import ALL_MONTHS
 from bot.knowledge import Knowledge
+from bot.person import UNKNOWN
 from bot.rules import decide
 
 SI_OK = {"segments": [[ALL_MONTHS, 2.0]], "window": None, "answer": None}
@@ -102,13 +103,17 @@ NOTES = [
     ("n6-national-exam", person("professional#20", "settle",
                                 where_obtained="other_province_while_shanghai", **OK),
      "eligible", (), ("professional#20",), ()),
-    # levels: 三级 and below take neither purpose
+    # levels: 三级 and below do not take 居转户; for 积分 they earn the lower tiers (60/30/15),
+    # with notes 1 and 6 (DOMAIN.md 3: 「answer `eligible` with those points, apply note 1 (and
+    # note 6 where it applies)」)
     ("level-3-settle", person("skilled#30", "settle", "3"),
      "not_eligible", ("level_not_accepted",), ("skilled#30", "note#3"), ()),
-    ("level-3-points", person("skilled#30", "points", "3"),
-     "not_eligible", ("level_not_accepted",), ("skilled#30", "note#3"), ()),
-    ("level-5-points", person("skilled#61", "points", "5"),
-     "not_eligible", ("level_not_accepted",), ("skilled#61",), ()),
+    ("level-3-points", person("skilled#30", "points", "3", job_match=True,
+                              where_obtained="shanghai"),
+     "eligible", (), ("skilled#30", "note#1", "note#6"), ()),
+    ("level-5-points", person("skilled#61", "points", "5", job_match=True,
+                              where_obtained="shanghai"),
+     "eligible", (), ("skilled#61",), ()),
     # a fact the person does not know: conditional, naming it
     ("unknown-si", person("professional#20", "settle", social_insurance=UNKNOWN,
                           job_match=True),

@@ -1,7 +1,9 @@
 """The terminal front: an interactive chat, or the JSON Lines protocol with ``--jsonl``.
 
 ``python -m bot chat --jsonl`` reads one JSON object per line from standard input and writes
-exactly one JSON object per line to standard output, flushed (../shared/PROTOCOL.md).
+exactly one JSON object per line to standard output, flushed (../shared/PROTOCOL.md). A line
+with an ``id`` is stepped at most once: a repeat gets the reply kept for it (in the ``--store``
+file across restarts, for two days).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from typing import IO, Any
 
 from bot.assistant import Assistant, build_assistant
+from bot.clock import ClockError
 from bot.knowledge import KnowledgeError
 from bot.store import StoreError, open_store
 
@@ -20,7 +23,10 @@ log = logging.getLogger("bot.terminal")
 
 
 def parse_line(line: str) -> tuple[dict[str, str] | None, str | None]:
-    """A protocol input line → (message, None) or (None, what is wrong)."""
+    """A protocol input line → (message, None) or (None, what is wrong).
+
+    The message has the strings ``chat``, ``user``, ``text`` and, when the line has one, ``id``.
+    """
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -34,7 +40,9 @@ def parse_line(line: str) -> tuple[dict[str, str] | None, str | None]:
     missing = [k for k in ("chat", "user", "text") if not isinstance(value.get(k), str)]
     if missing:
         return None, f"fields must be strings: {', '.join(missing)}"
-    return {k: value[k] for k in ("chat", "user", "text")}, None
+    if "id" in value and not isinstance(value["id"], str):
+        return None, "field id must be a string when present"
+    return {k: value[k] for k in ("chat", "user", "text", "id") if k in value}, None
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -56,7 +64,10 @@ def run_jsonl(assistant: Assistant, stdin: IO[bytes], stdout: IO[bytes]) -> int:
             if message is None:
                 out = {"error": error}
             else:
-                reply = assistant.handle(message["chat"], message["user"], message["text"])
+                # with an id, a line handled before (even before a restart, with --store)
+                # gets its kept reply again instead of a second step
+                reply = assistant.handle(message["chat"], message["user"], message["text"],
+                                         message_id=message.get("id"))
                 out = reply.to_json(message["chat"], message["user"])
         stdout.write(encode(out))
         stdout.flush()
@@ -91,7 +102,7 @@ def main(argv: list[str]) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         assistant = build_assistant(open_store(args.store))
-    except (StoreError, KnowledgeError) as exc:
+    except (StoreError, KnowledgeError, ClockError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.jsonl:

@@ -2,32 +2,29 @@
 
 ``python -m bot wechat [--listen HOST:PORT] [--path /wechat] [--store PATH]`` serves the
 message callback of 公众号后台 → 基本配置 → 服务器配置 on aiohttp. Settings come from the
-environment:
-
-    WECHAT_TOKEN     the 令牌 (Token) of 服务器配置 (required)
-    WECHAT_APP_ID    the AppID (required with an AES key)
-    WECHAT_AES_KEY   the EncodingAESKey (43 characters) for 安全模式 and 兼容模式
-    BOT_STORE        the SQLite state file (default ``luohu.db``, shared with the other
-                     channels; ``--store`` overrides)
+environment (``bot.channels.wechat_settings``: WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_AES_KEY,
+WECHAT_MODE, BOT_STORE).
 
 Every request is signed by WeChat; a request whose signature is missing or wrong, or whose
-timestamp is more than five minutes off, is refused before its body is read. Text messages go
-to the core with chat = user = the sender's openid, and the reply goes back as a passive reply
-(encrypted when the request was). A WeChat retry of a message (same MsgId) gets the reply
-already given: ``Store.seen`` runs each message through the core once.
+timestamp is more than five minutes off, is refused (403) before its body is read. In safe mode
+a plain request is refused (403): safe mode cannot be downgraded. The signature covers only the
+timestamp and nonce, so a nonce is bound to the message it came with for the timestamp window:
+the same nonce with another message is a replay (403); with the same message, a retry. Text
+messages go to the core with chat = user = the sender's openid, and the reply goes back as a
+passive reply (encrypted when the request was). A WeChat retry of a message (same MsgId) gets
+the reply already given: ``Store.seen`` runs each message through the core once, the step and
+the kept reply in one transaction.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
 import enum
+import hashlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
@@ -40,6 +37,13 @@ from wechatpy.messages import BaseMessage, TextMessage
 from wechatpy.utils import check_signature
 
 from bot.assistant import build_assistant
+from bot.channels.wechat_settings import (
+    DEFAULT_STORE,
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_listen,
+)
 from bot.channels.wechat_text import (
     ONLY_TEXT,
     TROUBLE,
@@ -48,45 +52,18 @@ from bot.channels.wechat_text import (
     is_reset,
     render_reply,
 )
+from bot.clock import ClockError, clock_from_env
 from bot.protocol import Reply
-from bot.store import State, Store, StoreError, open_store
+from bot.store import State, Store, StoreError, open_store, person_key
+
+__all__ = ["DEFAULT_STORE", "ConfigError", "Settings", "create_app", "load_settings", "main",
+           "parse_listen"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 MAX_CLOCK_SKEW = 300.0
-DEFAULT_STORE = "luohu.db"
-DEFAULT_LISTEN = "127.0.0.1:8080"
-DEFAULT_PATH = "/wechat"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class ConfigError(Exception):
-    """The settings cannot start the server; the message is one line for the operator."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the WeChat channel needs to run.
-
-    Attributes:
-        token: the 令牌 WeChat signs every request with.
-        app_id: the account's AppID; needed to decrypt with ``aes_key``.
-        aes_key: the EncodingAESKey, or empty for 明文模式 only.
-        store_path: the SQLite state file.
-        host: the address to listen on.
-        port: the port to listen on.
-        path: the URL path of the callback.
-    """
-
-    token: str
-    app_id: str = ""
-    aes_key: str = ""
-    store_path: str = DEFAULT_STORE
-    host: str = "127.0.0.1"
-    port: int = 8080
-    path: str = DEFAULT_PATH
-
 
 class Core(Protocol):
     """The part of ``bot.assistant.Assistant`` this channel uses."""
@@ -164,7 +141,7 @@ def remember_options(store: Store, openid: str, options: Sequence[str]) -> None:
     def change(_old: State | None) -> tuple[State | None, None]:
         return ({"options": list(options)} if options else None), None
 
-    store.update(options_key(openid), change)
+    store.update(options_key(openid), change, person=person_key(openid, openid))
 
 
 # --- parsing at the edge ---------------------------------------------------------------------
@@ -229,7 +206,10 @@ class Callback:
         self._authenticate(request)
         body = await _read_body(request)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+        if not encrypted and self.settings.effective_mode == "safe":
+            _reject(request, web.HTTPForbidden, "plain request in safe mode")
         xml = self._decrypt(request, body) if encrypted else _decode(request, body)
+        self._claim_nonce(request, xml)
         try:
             incoming = parse_incoming(xml)
         except BadMessage as exc:
@@ -262,6 +242,14 @@ class Callback:
         if not _fresh(timestamp, self.clock()):
             _reject(request, web.HTTPForbidden, "stale or future timestamp")
 
+    def _claim_nonce(self, request: web.Request, xml: str) -> None:
+        """Bind the request's nonce to its message for the timestamp window (refuse a replay)."""
+        query = request.query
+        key = f"wechat:{query['timestamp']}:{query['nonce']}"
+        digest = hashlib.sha256(xml.encode("utf-8", "surrogatepass")).hexdigest()
+        if not self.store.claim_nonce(key, digest, ttl=2 * MAX_CLOCK_SKEW):
+            _reject(request, web.HTTPForbidden, "nonce already used with another message")
+
     def _decrypt(self, request: web.Request, body: bytes) -> str:
         if self.crypto is None:
             _reject(request, web.HTTPBadRequest, "encrypted message but WECHAT_AES_KEY is not set")
@@ -291,10 +279,12 @@ class Callback:
             content, fresh = self.store.seen(
                 incoming.key,
                 lambda: answer_text(self.core, self.store, incoming.sender, incoming.text),
+                person=person_key(incoming.sender, incoming.sender),
             )
-        # Not stored, so WeChat's retry tries again; the person never sees exception text.
-        except Exception:
-            log.exception("the core failed on %s", incoming.key)
+        # Not stored, so WeChat's retry tries again; the person never sees exception text, and
+        # the log gets its type only (an exception's message may quote the text).
+        except Exception as exc:
+            log.error("the core failed on %s (%s)", incoming.key, type(exc).__name__)
             return TROUBLE
         if not fresh:
             log.info("%s is a retry: the stored reply is sent again", incoming.key)
@@ -346,8 +336,8 @@ def _decode(request: web.Request, body: bytes) -> str:
 
 
 def make_crypto(settings: Settings) -> WeChatCrypto | None:
-    """The message crypto for 安全模式/兼容模式, or None without an AES key."""
-    if not settings.aes_key:
+    """The message crypto for 安全模式/兼容模式, or None in plain mode."""
+    if not settings.aes_key or settings.effective_mode == "plain":
         return None
     return WeChatCrypto(settings.token, settings.aes_key, settings.app_id)
 
@@ -370,67 +360,6 @@ def create_app(
     return app
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot wechat", description="微信公众号回调服务")
-    parser.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT (默认 %(default)s)")
-    parser.add_argument("--path", default=DEFAULT_PATH, help="回调 URL 路径 (默认 %(default)s)")
-    parser.add_argument("--store", help=f"状态文件 (默认 $BOT_STORE 或 {DEFAULT_STORE})")
-    return parser
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as a host and a port.
-
-    Raises:
-        ConfigError: when ``listen`` is not of that form.
-    """
-    host, _, port = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--listen 应为 HOST:PORT,收到 {listen!r} / --listen must be HOST:PORT")
-    return host, int(port)
-
-
-def _check_aes_key(aes_key: str, app_id: str) -> None:
-    if not app_id:
-        raise ConfigError(
-            "设置了 WECHAT_AES_KEY 但未设置 WECHAT_APP_ID / WECHAT_APP_ID is not set"
-        )
-    try:
-        key = base64.b64decode(aes_key + "=", validate=True)
-    except binascii.Error:
-        key = b""
-    if len(aes_key) != 43 or len(key) != 32:
-        raise ConfigError(
-            "WECHAT_AES_KEY 应为 43 位 EncodingAESKey / WECHAT_AES_KEY must have 43 characters"
-        )
-
-
-def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
-    """Settings from the command line and the environment.
-
-    Raises:
-        ConfigError: when a setting is missing or malformed (a one-line message).
-    """
-    args = _parser().parse_args(list(argv))
-    token = environ.get("WECHAT_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("未设置 WECHAT_TOKEN(服务器配置的令牌)/ WECHAT_TOKEN is not set")
-    app_id = environ.get("WECHAT_APP_ID", "").strip()
-    aes_key = environ.get("WECHAT_AES_KEY", "").strip()
-    if aes_key:
-        _check_aes_key(aes_key, app_id)
-    if not args.path.startswith("/"):
-        raise ConfigError(f"--path 应以 / 开头,收到 {args.path!r} / --path must start with /")
-    host, port = parse_listen(args.listen)
-    store_path = args.store or environ.get("BOT_STORE", "").strip() or DEFAULT_STORE
-    return Settings(token, app_id, aes_key, store_path, host, port, args.path)
-
 
 def main(argv: list[str]) -> int:
     """Run the WeChat callback server until interrupted; return the exit status."""
@@ -439,13 +368,15 @@ def main(argv: list[str]) -> int:
     )
     try:
         settings = load_settings(argv, os.environ)
+        clock_from_env()  # a bad BOT_TODAY is one line here, not a traceback later
         store = open_store(settings.store_path)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, ClockError) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return 2
     try:
         app = create_app(settings, build_assistant(store), store)
-        mode = "明文/兼容/安全模式" if settings.aes_key else "明文模式"
+        mode = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}[
+            settings.effective_mode]
         url = f"http://{settings.host}:{settings.port}{settings.path}"
         log.info("WeChat callback at %s (%s), state in %s", url, mode, settings.store_path)
         web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)

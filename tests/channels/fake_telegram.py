@@ -3,7 +3,9 @@
 It serves ``http://127.0.0.1:<random port>/bot<token>/<method>`` from its own thread, records
 every call (failed ones too), keeps a queue of updates with Telegram's getUpdates semantics
 (``offset`` confirms, ``timeout`` long-polls), and can be told to fail the next calls of a method
-(a 429 with ``retry_after``, a 502 …). Tests build updates with :meth:`FakeBotApi.say` and
+(a 429 with ``retry_after``, a 502 …), to answer one late (:meth:`FakeBotApi.stall`: delivered,
+but the client times out), or to hold calls until released (:meth:`FakeBotApi.hold`: a client
+killed meanwhile never delivered them). Tests build updates with :meth:`FakeBotApi.say` and
 :meth:`FakeBotApi.press` and wait for the bot's calls with :meth:`FakeBotApi.wait_for`.
 """
 
@@ -13,7 +15,6 @@ import asyncio
 import contextlib
 import copy
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,17 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-TOKEN = "123456:TEST-token_for-the-fake-api"
-BOT = {
-    "id": 777000111,
-    "is_bot": True,
-    "first_name": "落户助手",
-    "username": "luohu_test_bot",
-    "can_join_groups": True,
-    "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
-}
-_RAW = ("text",)  # form fields that must stay strings even when they look like JSON
+from .telegram_objects import BOT, TOKEN, message_dict, param_value
 
 
 @dataclass(frozen=True)
@@ -50,6 +41,7 @@ class _Fault:
     status: int
     description: str
     retry_after: int | None = None
+    stall: float = 0.0  # status 200: handled normally, answered this many seconds late
 
 
 class FakeBotApi:
@@ -70,6 +62,9 @@ class FakeBotApi:
         self._callback_ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
         self._arrived: asyncio.Event | None = None
+        self._held: dict[str, int] = {}  # method -> calls still let through before holding
+        self._holding = 0  # calls waiting to be released
+        self._released: asyncio.Event | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -89,6 +84,7 @@ class FakeBotApi:
 
     async def _start(self) -> None:
         self._arrived = asyncio.Event()
+        self._released = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -100,6 +96,7 @@ class FakeBotApi:
     async def _stop(self) -> None:
         self._closing = True  # long polls the bot abandoned must not hold the shutdown
         self._wake()
+        self._let_go()
         if self._runner:
             await self._runner.cleanup()
 
@@ -115,6 +112,33 @@ class FakeBotApi:
         """Make the next call of ``method`` fail with ``status``."""
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(status, description, retry_after))
+
+    def stall(self, method: str, seconds: float) -> None:
+        """Handle the next call of ``method`` (it is delivered) but answer ``seconds`` late."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(_Fault(200, "", stall=seconds))
+
+    def hold(self, method: str, after: int = 0) -> None:
+        """Let ``after`` more calls of ``method`` through, then hold the rest until released."""
+        with self._lock:
+            self._held[method] = after
+        self._loop.call_soon_threadsafe(self._hold_again)
+
+    def release(self) -> None:
+        """Go on with held calls; those whose client has gone are dropped (status 499)."""
+        with self._lock:
+            self._held.clear()
+        self._loop.call_soon_threadsafe(self._let_go)
+
+    def held(self) -> int:
+        """How many calls are waiting to be released."""
+        with self._lock:
+            return self._holding
+
+    def unconfirmed(self) -> int:
+        """Updates queued and not yet confirmed by a getUpdates offset."""
+        with self._lock:
+            return len(self._updates)
 
     def push(self, kind: str, payload: dict[str, Any]) -> int:
         """Queue one update (``kind`` is ``message``, ``callback_query`` …); its update_id."""
@@ -221,26 +245,58 @@ class FakeBotApi:
         assert self._arrived is not None
         self._arrived.set()
 
+    def _hold_again(self) -> None:
+        assert self._released is not None
+        self._released.clear()
+
+    def _let_go(self) -> None:
+        assert self._released is not None
+        self._released.set()
+
+    async def _wait_if_held(self, method: str) -> None:
+        assert self._released is not None
+        with self._lock:
+            left = self._held.get(method)
+            if left is None:
+                return
+            if left > 0:
+                self._held[method] = left - 1
+                return
+            self._holding += 1
+        try:
+            await self._released.wait()
+        finally:
+            with self._lock:
+                self._holding -= 1
+
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if request.content_type == "application/json":  # the Bot API takes JSON bodies too
             body = await request.json() if request.can_read_body else {}
-            params = {key: _json_value(key, value) for key, value in body.items()}
+            params = {key: param_value(key, value) for key, value in body.items()}
         else:
-            params = _parse(dict(await request.post()) if request.can_read_body else {})
-        params.update({key: _value(key, value) for key, value in request.query.items()})
+            form = await request.post() if request.can_read_body else {}
+            params = {key: param_value(key, str(value)) for key, value in form.items()}
+        params.update({key: param_value(key, value) for key, value in request.query.items()})
         if request.match_info["token"] != self.token:
             return self._reply(method, params, 401, {"description": "Unauthorized"})
         with self._lock:
             queued = self._faults.get(method)
             fault = queued.pop(0) if queued else None
-        if fault is not None:
+        if fault is not None and fault.status != 200:
             return self._fault(method, params, fault)
+        await self._wait_if_held(method)
+        if request.transport is None or request.transport.is_closing():
+            self._record(method, params, 499)  # the client died while held: never delivered
+            return web.Response(status=499)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return self._reply(method, params, 404, {"description": "Not Found"})
         result = await handler(params)
-        return self._reply(method, params, 200, {"result": result})
+        response = self._reply(method, params, 200, {"result": result})
+        if fault is not None:  # delivered; the answer comes too late for the client
+            await asyncio.sleep(fault.stall)
+        return response
 
     def _fault(self, method: str, params: dict[str, Any], fault: _Fault) -> web.Response:
         if fault.status >= 500:
@@ -328,76 +384,3 @@ class FakeBotApi:
         if known is not None:
             return dict(known)
         return {"id": chat_id, "type": "private" if chat_id > 0 else "group", "title": "群"}
-
-
-def message_dict(
-    message_id: int,
-    chat: dict[str, Any],
-    user: dict[str, Any],
-    text: str | None,
-    *,
-    reply_to: dict[str, Any] | None = None,
-    command: bool = False,
-    mention: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A Bot API message object as a user's client would produce it (entities in UTF-16)."""
-    message: dict[str, Any] = {
-        "message_id": message_id,
-        "date": int(time.time()),
-        "chat": chat,
-        "from": user,
-    }
-    if text is not None:
-        message["text"] = text
-    entities = []
-    if command and text:
-        entities.append({"type": "bot_command", "offset": 0, "length": _utf16(text.split()[0])})
-    if mention and text:
-        start = text.index(mention)
-        entities.append(
-            {"type": "mention", "offset": _utf16(text[:start]), "length": _utf16(mention)}
-        )
-    if entities:
-        message["entities"] = entities
-    if reply_to is not None:
-        message["reply_to_message"] = reply_to
-    message.update(extra or {})
-    return message
-
-
-def _parse(form: dict[str, Any]) -> dict[str, Any]:
-    return {key: _value(key, str(value)) for key, value in form.items()}
-
-
-def _value(key: str, raw: str) -> Any:
-    if key in _RAW:
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def _json_value(key: str, value: Any) -> Any:
-    """A top-level value of a JSON body: strings are read as form fields are (Telegram does)."""
-    return _value(key, value) if isinstance(value, str) else value
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def private_chat(user: dict[str, Any]) -> dict[str, Any]:
-    """The private chat of ``user``."""
-    return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
-
-
-def group_chat(chat_id: int = -100200300, title: str = "上海落户交流群") -> dict[str, Any]:
-    """A supergroup."""
-    return {"id": chat_id, "type": "supergroup", "title": title}
-
-
-def person(user_id: int, name: str) -> dict[str, Any]:
-    """A human user."""
-    return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "zh-hans"}

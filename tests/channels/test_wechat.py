@@ -120,17 +120,21 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Launch]:
-    """Start the production app on loopback: ``launch(mode, core=..., aes_key=...)``."""
+    """Start the production app on loopback: ``launch(mode, core=..., aes_key=...,
+    server_mode=...)``; ``mode`` is how the fake WeChat sends, ``server_mode`` the server's
+    WECHAT_MODE (default: compatible with a key, so it takes both)."""
     numbers = itertools.count()
     with ExitStack() as stack:
 
         def start(
-            mode: str = "plain", core: ScriptedCore | None = None, aes_key: str = AES_KEY
+            mode: str = "plain", core: ScriptedCore | None = None, aes_key: str = AES_KEY,
+            server_mode: str = "",
         ) -> Running:
             store = SqliteStore(tmp_path / f"wechat-{next(numbers)}.sqlite3")
             stack.callback(store.close)
             counting = CountingCore(core or build_assistant(store))
-            settings = Settings(TOKEN, APP_ID, aes_key, store_path=str(store.path))
+            settings = Settings(TOKEN, APP_ID, aes_key, store_path=str(store.path),
+                                mode=server_mode or ("compatible" if aes_key else "plain"))
             address = stack.enter_context(serve(create_app(settings, counting, store)))
             crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID) if mode == "safe" else None
             return Running(FakeWeChat(address, TOKEN, crypto=crypto), counting, store)
@@ -421,6 +425,56 @@ def test_oversized_bodies_get_413(launch: Launch, mode: str) -> None:
     assert server.core.calls == []
 
 
+# --- replays and downgrades ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_mode", ["plain", "compatible"])
+def test_a_replayed_signature_with_another_body_gets_403(
+    launch: Launch, server_mode: str
+) -> None:
+    server = launch("plain", core=ScriptedCore(), server_mode=server_mode)
+    timestamp = str(int(time.time()))
+    signature = sign(TOKEN, timestamp, "captured")
+    first = server.wechat.post(message_xml("o_victim", "text", {"Content": "积分", "MsgId": 1},
+                                           int(timestamp)), timestamp=timestamp,
+                               signature=signature, nonce="captured")
+    assert first.status == 200
+    for openid, text in (("o_victim", "重新开始"), ("o_other", "积分")):
+        forged = message_xml(openid, "text", {"Content": text, "MsgId": 2}, int(timestamp))
+        replay = server.wechat.post(forged, timestamp=timestamp, signature=signature,
+                                    nonce="captured")
+        assert replay.status == 403, openid
+    assert server.core.calls == ["积分"]
+
+
+def test_the_same_nonce_with_the_same_message_is_a_retry(launch: Launch) -> None:
+    server = launch("plain", core=ScriptedCore())
+    xml = message_xml("o_retry", "text", {"Content": "积分", "MsgId": 3}, int(time.time()))
+    answers = [server.wechat.post(xml, nonce="n-retry") for _ in range(2)]
+    assert [a.status for a in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+    assert server.core.calls == ["积分"]
+
+
+def test_a_plain_request_in_safe_mode_gets_403(launch: Launch) -> None:
+    server = launch("safe", core=ScriptedCore(), server_mode="safe")
+    assert server.wechat.post(_text_xml(), plain=True).status == 403
+    assert server.core.calls == []
+    assert server.wechat.post(_text_xml()).status == 200, "encrypted requests are served"
+    assert server.core.calls == [OPENING]
+
+
+def test_safe_is_the_default_mode_with_a_key(launch: Launch, tmp_path: Path) -> None:
+    with_key = Settings(TOKEN, APP_ID, AES_KEY)
+    assert (with_key.effective_mode, Settings(TOKEN).effective_mode) == ("safe", "plain")
+    store = SqliteStore(tmp_path / "default.sqlite3")
+    with serve(create_app(with_key, CountingCore(ScriptedCore()), store)) as address:
+        wechat = FakeWeChat(address, TOKEN, crypto=WeChatCrypto(TOKEN, AES_KEY, APP_ID))
+        assert wechat.post(_text_xml(), plain=True).status == 403
+        assert wechat.post(_text_xml()).status == 200
+    store.close()
+
+
 # --- settings and main -----------------------------------------------------------------------
 
 
@@ -430,6 +484,9 @@ def test_settings_come_from_the_environment_and_options() -> None:
     assert settings == Settings("t", APP_ID, AES_KEY, "s", "0.0.0.0", 80, "/wx")
     assert load_settings([], {"WECHAT_TOKEN": "t"}) == Settings("t", store_path="luohu.db")
     assert load_settings(["--listen", "[::1]:9000"], env).host == "::1"
+    assert load_settings([], env).effective_mode == "safe"
+    assert load_settings([], env | {"WECHAT_MODE": "Compatible"}).mode == "compatible"
+    assert load_settings([], {"WECHAT_TOKEN": "t", "WECHAT_MODE": "plain"}).mode == "plain"
 
 
 @pytest.mark.parametrize(
@@ -441,6 +498,8 @@ def test_settings_come_from_the_environment_and_options() -> None:
         (["--listen", "8080"], {"WECHAT_TOKEN": "t"}, "--listen"),
         (["--path", "wx"], {"WECHAT_TOKEN": "t"}, "--path"),
         (["--bogus"], {"WECHAT_TOKEN": "t"}, "--bogus"),
+        ([], {"WECHAT_TOKEN": "t", "WECHAT_MODE": "secure"}, "WECHAT_MODE"),
+        ([], {"WECHAT_TOKEN": "t", "WECHAT_MODE": "safe"}, "WECHAT_AES_KEY"),
     ],
 )
 def test_bad_settings_are_one_line_errors(
@@ -452,7 +511,7 @@ def test_bad_settings_are_one_line_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=says):
         load_settings(argv, env)
-    for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY", "BOT_STORE"):
+    for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY", "WECHAT_MODE", "BOT_STORE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -85,6 +85,7 @@ class FakeWeChat:
     crypto: WeChatCrypto | None = None
     clock: Callable[[], float] = time.time
     next_id: int = field(default=10_000_000_000_000_000)
+    nonces: int = field(default=1_000_000)
 
     # --- messages as WeChat writes them ---
 
@@ -107,6 +108,11 @@ class FakeWeChat:
         self.next_id += 1
         return self.next_id
 
+    def new_nonce(self) -> str:
+        """A nonce not used before (WeChat draws a random one per request)."""
+        self.nonces += 1
+        return str(self.nonces)
+
     # --- requests ---
 
     def post(
@@ -116,13 +122,17 @@ class FakeWeChat:
         timestamp: str | None = None,
         signature: str | None = None,
         msg_signature: str | None = None,
+        nonce: str | None = None,
+        plain: bool = False,
     ) -> Answer:
         """POST ``xml`` signed (and, in safe mode, encrypted) as WeChat does.
 
-        ``signature`` and ``msg_signature`` replace the computed ones (to forge them).
+        ``signature`` and ``msg_signature`` replace the computed ones (to forge them); ``nonce``
+        replaces the fresh one WeChat draws for each request (to replay one); ``plain`` sends
+        ``xml`` unencrypted even in safe mode (a downgrade attempt).
         """
         timestamp = timestamp or str(int(self.clock()))
-        nonce = "1234567890"
+        nonce = nonce or self.new_nonce()
         query = {
             "signature": signature or sign(self.token, timestamp, nonce),
             "timestamp": timestamp,
@@ -130,11 +140,11 @@ class FakeWeChat:
             "openid": "o_signed",
         }
         body = xml.encode("utf-8") if isinstance(xml, str) else xml
-        if self.crypto is not None:
+        if self.crypto is not None and not plain:
             body, computed = self._encrypt(body, timestamp, nonce)
             query |= {"encrypt_type": "aes", "msg_signature": msg_signature or computed}
         status, text = self.request("POST", query, body)
-        return Answer(status, text, self._reply(status, text))
+        return Answer(status, text, None if plain else self._reply(status, text))
 
     def verify(
         self, echostr: str, *, signature: str | None = None, timestamp: str | None = None

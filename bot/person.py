@@ -1,0 +1,202 @@
+"""Facts about the person read from their words: yes/no answers, degree, where a certificate was
+obtained, the post, the firm. Social insurance has its own reader (bot/insurance.py).
+
+Every phrase matches whole words (``bot.text.Words``): 「会计分录」 holds no 计分, 「非常」 no 非.
+Values: True / False / ``UNKNOWN`` / None (the message says nothing of it); where_obtained is one
+of ``WHERE_VALUES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.text import Said, Words
+
+UNKNOWN = "unknown"
+WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
+
+
+class PersonReader:
+    """Readers for job_match, stem_degree, where_obtained and at_firm, from lexicon.yaml."""
+
+    def __init__(self, lexicon: Mapping[str, Any]) -> None:
+        def words(items: Any) -> Words:
+            return Words(items)
+
+        answers = lexicon["answers"]
+        self.unknown, self.no, self.yes = (words(answers[k]) for k in ("unknown", "no", "yes"))
+        degree = lexicon["degree"]
+        self.degree_phrases = [(False, words(degree["no_phrases"])),
+                               (True, words(degree["yes_phrases"]))]
+        # subject names are read inside the words of a clause about the degree (会计学 → 会计)
+        self.degree_fields = [(True, tuple(degree["yes_fields"])),
+                              (False, tuple(degree["no_fields"]))]
+        self.degree_words = [(False, tuple(degree["no_phrases"])),
+                             (True, tuple(degree["yes_phrases"]))]
+        self.degree_topic = words([*degree["topic"], *degree["no_phrases"],
+                                   *degree["yes_phrases"]])
+        self.long_topics = tuple(w for w in degree["topic"] if len(w) > 1)
+        self.where = {key: words(items) for key, items in lexicon["where_obtained"].items()}
+        self.job_change = words(lexicon["job_change"])
+        self.job_topic = words(lexicon["job_topic"])
+        self.firm_yes, self.firm_no = words(lexicon["firm"]["yes"]), words(
+            lexicon["firm"]["no_phrases"])
+        self.firm_endings = tuple(lexicon["firm"]["no_endings"])
+        self.breaks = frozenset(lexicon["clause_breaks"])
+        self.others = frozenset(lexicon["others"])
+        self.post_words = frozenset(lexicon["post_words"])
+        self.posts = tuple(lexicon["posts"])
+        self.negations = frozenset(lexicon["negations"])
+
+    def own(self, said: Said) -> Said:
+        """The clauses about the person themself: 「同事做行政的」 says nothing of their post."""
+        clauses = said.clauses(self.breaks)
+        if not any(t in self.others for c in clauses for t in c.tokens):
+            return said
+        kept = [c for c in clauses if not any(t in self.others for t in c.tokens)]
+        return Said(tuple(t for c in kept for t in (*c.tokens, ",")))
+
+    # --- generic ---------------------------------------------------------------------------
+
+    def says_unknown(self, said: Said) -> bool:
+        return self.unknown.found_in(said)
+
+    def yes_no(self, said: Said) -> bool | str | None:
+        """True, False, UNKNOWN or None for a loose yes/no answer (对口 / 不对口 / 不清楚)."""
+        if self.says_unknown(said):
+            return UNKNOWN
+        if self.no.found_in(said):
+            return False
+        if self.yes.found_in(said):
+            return True
+        return None
+
+    # --- slots -----------------------------------------------------------------------------
+
+    def stem_degree(self, said: Said, answering: bool) -> bool | str | None:
+        """Whether the degree is 理工类, only from words about a degree (学历, 专业, 学的 …);
+        as an answer to the question, from the whole reply."""
+        if answering and self.says_unknown(said):
+            return UNKNOWN
+        clauses = said.clauses(self.breaks)
+        if not answering:
+            clauses = [c for c in clauses if self._about_degree(c)]
+        for clause in clauses:
+            for value, phrases in self.degree_phrases:
+                if phrases.found_in(clause):
+                    return value
+        # inside the words of a degree clause: 文科生, 理工科, 会计学 (a subject's name);
+        # a negated one says the opposite (「不是理工科」)
+        for value, fields in (*self.degree_words, *self.degree_fields):
+            for clause in clauses:
+                for i, token in enumerate(clause.tokens):
+                    if any(field in token for field in fields):
+                        negated = i > 0 and clause.tokens[i - 1] in self.negations
+                        return not value if negated else value
+        return self.yes_no(said) if answering else None
+
+    def _about_degree(self, clause: Said) -> bool:
+        """A clause about a degree: a topic word, whole (学, 读的) or inside a word jieba made
+        of two (专业本科)."""
+        return self.degree_topic.found_in(clause) or any(
+            word in token for token in clause.tokens for word in self.long_topics)
+
+    def where_obtained(self, said: Said, answering: bool) -> str | None:
+        """Where, and while working where, the certificate was obtained (see WHERE_VALUES)."""
+        w = self.where
+        if not answering and not w["topic"].found_in(said):
+            return None
+        if answering and self.says_unknown(said):
+            return UNKNOWN
+        text = said.text
+        verbs = w["verbs"].spans(said)
+        verb = max((end for _, end in verbs), default=len(text))
+        others = w["other_place"].spans(said)
+        if (verbs and others and all(a >= verb for a, _ in others)
+                and any(b <= verb for _, b in w["shanghai"].spans(said))
+                and not w["before"].found_in(said) and not w["return_to"].found_in(said)):
+            return "shanghai"  # 「证是在上海考的,我人是安徽的」: the other place is not where
+        if others or (w["return_to"].found_in(said) and verbs):
+            # Both 「在老家工作时评的」 and 「来上海后」 may be said: the one nearer the verb of
+            # obtaining (考, 评, 取得 …) says when it was obtained. 「来沪后」 said only after that
+            # verb (「老家评的,来沪后想落户」) tells of a later move, not of the obtaining.
+            near_sh = _distance(w["shanghai_work"].spans(said), verb, limit=verb)
+            near_before = _distance(w["before"].spans(said), verb)
+            later = [s for s in w["shanghai_work"].spans(said) if s[0] >= verb]
+            at_that_time = [s for s in w["at_that_time"].spans(said) if s[0] >= verb]
+            if later and at_that_time:  # 「那时候已经在上海上班了」
+                return "other_province_while_shanghai"
+            if near_sh is not None and (near_before is None or near_sh < near_before):
+                return "other_province_while_shanghai"
+            if near_before is not None or later:
+                return "elsewhere_before"
+            return "elsewhere"
+        if w["shanghai"].found_in(said) or w["shanghai_work"].found_in(said):
+            return "shanghai"
+        if w["national"].found_in(said):  # 「全国通用的」 says nothing of where it was issued
+            return UNKNOWN if answering else None
+        return None
+
+    def at_firm(self, said: Said, answering: bool) -> bool | str | None:
+        """Whether the person works at a 会计师事务所 / 律师事务所."""
+        if answering and self.says_unknown(said):
+            return UNKNOWN
+        # the last one said counts: 「从德勤跳到一家上市公司」 is no longer at a firm
+        no = max((end for _, end in self.firm_no.matches(said)), default=None)
+        firms = {end for _, end in self.firm_yes.matches(said)}
+        yes = max(firms, default=None)
+        for i, token in enumerate(said.tokens):  # 「在招商银行总行」: an employer by its kind
+            if token.endswith(self.firm_endings) and i not in firms:  # not 「事务所有限公司」
+                no = max(no or 0, i + 1)
+        if yes is not None and no is not None:
+            return yes > no  # 「不在事务所」 ends where its 事务所 does: it is a no
+        if yes is not None or no is not None:
+            return yes is not None
+        return self.yes_no(said) if answering else None
+
+    def job_match(self, said: Said, answering: bool,
+                  fields: tuple[str, ...] = ()) -> bool | str | None:
+        """Whether the post matches the certificate (对口): from words about it (对口, 不相符),
+        a job plainly outside any field (「现在在4S店卖车」), or a post described with a word of
+        the certificate's field (``fields``: 「在医院护理部」 for 主管护师)."""
+        if answering and self.says_unknown(said):
+            return UNKNOWN
+        if self.job_change.found_in(said):
+            return False
+        value: bool | str | None = None
+        if answering:
+            value = self.yes_no(said)
+        else:
+            for clause in said.clauses(self.breaks):
+                if self.job_topic.found_in(clause):
+                    return self.yes_no(clause)
+        if value is not False and fields and self._post_in(said, fields, answering):
+            return True
+        if value is None and fields and self._other_post(said, fields, answering):
+            return False
+        return value
+
+    def _other_post(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:
+        """A post named by a job title that no word of the certificate's field names
+        (柜员 for 一建; 司机 is no other post for 轨道列车司机)."""
+        clauses = said.clauses(self.breaks)
+        if not answering:
+            clauses = [c for c in clauses if any(t in self.post_words for t in c.tokens)]
+        named = [p for c in clauses for p in self.posts if p in c.text]
+        return bool(named) and not any(p in f or f in p for p in named for f in fields)
+
+    def _post_in(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:
+        """A post described with a field word: in an answer anywhere; outside one, in a clause
+        about work (做, 当, 从事, 上班 …)."""
+        clauses = said.clauses(self.breaks)
+        if not answering:
+            clauses = [c for c in clauses if any(t in self.post_words for t in c.tokens)]
+        return any(word in c.text for c in clauses for word in fields)
+
+
+def _distance(spans: list[tuple[int, int]], position: int, limit: int | None = None) -> int | None:
+    """How far the nearest span (ending by ``limit``) is from ``position`` (None: no span)."""
+    gaps = [min(abs(a - position), abs(b - position)) for a, b in spans
+            if limit is None or b <= limit]
+    return min(gaps) if gaps else None
