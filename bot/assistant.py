@@ -17,13 +17,13 @@ import hashlib
 import json
 import logging
 import os
-import traceback
 from typing import Any
 
 from bot.clock import Clock
 from bot.dialog import load_dialog
 from bot.engine import Engine, State
 from bot.knowledge import load_knowledge
+from bot.logsafe import log_failure
 from bot.protocol import Reply, Result
 from bot.store import MemoryStore, Store, message_key, person_key, retention_days
 
@@ -159,8 +159,7 @@ def _hash(text: str) -> str:
 
 def _log_error(message: str, ref: str, exc: BaseException) -> None:
     """Log an exception by type and stack only: its message may quote the text or the facts."""
-    stack = "".join(traceback.format_tb(exc.__traceback__))
-    log.error(message + ": %s\n%s", ref, type(exc).__name__, stack.rstrip())
+    log_failure(log, message % ref, exc)
 
 
 def build_engine(clock: Clock | None = None) -> Engine:

@@ -14,22 +14,21 @@ certificate asked about before) and ``last_answer`` (the full text of the last a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from bot.asides import Aside, Asides
+from bot.asides import Asides
 from bot.clock import Clock
 from bot.dialog import Dialog
 from bot.knowledge import Knowledge
 from bot.memory import PERSON_FACTS, Memory
 from bot.person import UNKNOWN
-from bot.protocol import Reply, Result
+from bot.protocol import Reply
 from bot.replies import Writer
 from bot.rules import OPEN, Decision, decide
+from bot.turns import Step, Turns
 from bot.understand import Context, Understander, Understanding
 
 State = dict[str, Any]
-Step = tuple[State | None, Reply]
 
 
 def new_state(dialog: Dialog) -> State:
@@ -53,42 +52,39 @@ class Engine:
         self.writer = Writer(kb, dialog)
         self.memory = Memory(kb, self.nlu.matcher)
         self.asides = Asides(kb, dialog, self.writer, dict(self.nlu.matcher.lingang_also))
+        self.turns = Turns(kb, dialog, self.writer, self.asides, self.retention)
         self.t = dialog.replies
-        Move = Callable[[State, Understanding, "str | None"], Any]
-        # (condition, move): the first whose condition holds handles the message
-        self.moves: list[tuple[Move, Move]] = [
-            (lambda c, u, a: not u.text, lambda c, u, a: self._help(c, a, not_understood=True)),
-            (lambda c, u, a: u.intent == "reset",
-             lambda c, u, a: (new_state(self.dialog), Reply(self.t["reset"]))),
-            (lambda c, u, a: u.intent == "forget",
-             lambda c, u, a: (None, Reply(self.t["forgotten"], forget=True))),
-            (lambda c, u, a: u.intent == "cancel", lambda c, u, a: self.cancel(c)),
-            (lambda c, u, a: u.intent == "details", self._details),
-            (lambda c, u, a: u.intent == "help", lambda c, u, a: self._help(c, a)),
-            (lambda c, u, a: u.intent == "clarify" and a is not None
-             and a not in c.get("clarified", []), self._clarify),
-            (lambda c, u, a: u.intent == "thanks" and _says_nothing(u),
-             lambda c, u, a: self._help(c, a) if a else (c, Reply(self.t["thanks"]))),
-            (lambda c, u, a: u.code_row is not None,
-             lambda c, u, a: self._aside(c, self.asides.info(self.kb.rows[str(u.code_row)]))),
-            (lambda c, u, a: u.intent == "note_question" and (a is None or a not in u.facts)
-             and not (u.match and u.match.target.startswith("ambiguous:")), self._note_question),
-            (lambda c, u, a: u.intent == "lookup" and u.match is not None and not u.purpose
-             and not u.match.target.startswith("ambiguous:"), self._lookup),
-            (lambda c, u, a: u.intent == "lookup" and u.match is None and bool(u.catalogue),
-             lambda c, u, a: self._aside(c, self.asides.catalogue(str(u.catalogue)))),
-            (lambda c, u, a: a is None and u.match is None and u.question
-             and bool(u.notes_about) and set(u.facts) <= {"where_obtained"},
-             lambda c, u, a: self._aside(c, self.asides.notes(u.notes_about, u.purpose))),
-            (lambda c, u, a: a is None and u.match is None and u.question
-             and bool(u.background_about),
-             lambda c, u, a: self._aside(c, self.asides.background(u.background_about,
-                                                                   u.purpose))),
-            (lambda c, u, a: u.intent == "greeting" and _says_nothing(u),
-             lambda c, u, a: self._help(c, a)),
-            (lambda c, u, a: a is not None, self._answer),
-            (lambda c, u, a: True, self._opening),
-        ]
+        # the table of dialog moves: the first whose condition holds handles the message
+        self.moves: tuple[Move, ...] = (
+            Move("empty", lambda c, u, a: not u.text,
+                 lambda c, u, a: self.turns.help(c, a, not_understood=True)),
+            Move("reset", _intent("reset"),
+                 lambda c, u, a: (new_state(self.dialog), Reply(self.t["reset"]))),
+            Move("forget", _intent("forget"),
+                 lambda c, u, a: (None, Reply(self.t["forgotten"], forget=True))),
+            Move("cancel", _intent("cancel"), lambda c, u, a: self.cancel(c)),
+            Move("details", _intent("details"), self._details),
+            Move("help", _intent("help"), lambda c, u, a: self.turns.help(c, a)),
+            Move("clarify", _clarifies, self.turns.clarify),
+            Move("thanks", lambda c, u, a: u.intent == "thanks" and _says_nothing(u),
+                 lambda c, u, a: self.turns.help(c, a) if a else (c, Reply(self.t["thanks"]))),
+            Move("occupation code", lambda c, u, a: u.code_row is not None,
+                 lambda c, u, a: self._aside(c, self.asides.info(self.kb.rows[str(u.code_row)]))),
+            Move("note question", _asks_requirements, self._note_question),
+            Move("lookup", _looks_up, self._lookup),
+            Move("catalogue", lambda c, u, a: u.intent == "lookup" and u.match is None
+                 and bool(u.catalogue),
+                 lambda c, u, a: self._aside(c, self.asides.catalogue(str(u.catalogue)))),
+            Move("notes", _asks_notes,
+                 lambda c, u, a: self._aside(c, self.asides.notes(u.notes_about, u.purpose))),
+            Move("background", _asks_background, lambda c, u, a: self._aside(
+                c, self.asides.background(u.background_about, u.purpose))),
+            Move("greeting", lambda c, u, a: u.intent == "greeting" and _says_nothing(u),
+                 lambda c, u, a: self.turns.help(c, a)),
+            Move("answer", lambda c, u, a: a is not None, self._answer),
+            Move("opening", lambda c, u, a: True, self._opening),
+        )
+        self._aside = self.turns.aside
 
     # --- the step ----------------------------------------------------------------------------
 
@@ -97,9 +93,9 @@ class Engine:
         conv = _valid(state, self.dialog) or new_state(self.dialog)
         asking = self.dialog.states[conv["state"]].slot
         u = self.nlu.understand(text, self._context(conv, asking))
-        for condition, move in self.moves:
-            if condition(conv, u, asking):
-                return move(conv, u, asking)  # type: ignore[no-any-return]
+        for move in self.moves:
+            if move.when(conv, u, asking):
+                return move.do(conv, u, asking)
         raise AssertionError("the last move always applies")
 
     def _context(self, conv: State, asking: str | None) -> Context:
@@ -142,7 +138,7 @@ class Engine:
                 conv["asked"] = []  # 「那积分呢」: the same certificate, another purpose
         elif not (u.purpose or (u.facts and facts.get("credential")) or u.cert_hint
                   or u.vague_purpose or u.level_words):
-            return conv, self._help_reply(conv, None, not_understood=not u.intent)
+            return conv, self.turns.help_reply(conv, None, not_understood=not u.intent)
         facts = conv["facts"]
         if u.purpose:
             facts["purpose"] = u.purpose
@@ -164,7 +160,7 @@ class Engine:
             elif facts.get("credential"):
                 pass  # 「哪个系列的职称?」 not answered: the generic title stays
             elif u.unknown or "credential" in conv.get("reasked", []):
-                return self._no_credential(conv)  # asked twice, or not known: no verdict
+                return self.turns.no_credential(conv)  # asked twice, or not known: no verdict
             else:
                 conv.setdefault("reasked", []).append("credential")
                 conv["not_found"] = u.residue if u.cert_hint else ""
@@ -226,19 +222,19 @@ class Engine:
         """「详细」: the whole of the last answer (group chats send its short form first)."""
         text = conv.get("last_answer")
         if not text:
-            return self._help(conv, asking)
+            return self.turns.help(conv, asking)
         return conv, Reply(str(text), None, (), None, int(conv.get("turn", 0)))
 
     def _note_question(self, conv: State, u: Understanding, asking: str | None) -> Step:
         if u.match is not None:
-            return self._aside(conv, self.asides.requirements(u.match, u.purpose))
-        return self._aside(conv, self.asides.notes(u.notes_about, u.purpose))
+            return self.turns.aside(conv, self.asides.requirements(u.match, u.purpose))
+        return self.turns.aside(conv, self.asides.notes(u.notes_about, u.purpose))
 
     def _lookup(self, conv: State, u: Understanding, asking: str | None) -> Step:
         assert u.match is not None
         if asking is None:
             self.memory.new_credential(conv, u)  # 「那我能积分吗」 next is about this certificate
-        return self._aside(conv, self.asides.lookup(u.match))
+        return self.turns.aside(conv, self.asides.lookup(u.match))
 
     # --- deciding ----------------------------------------------------------------------------
 
@@ -248,7 +244,7 @@ class Engine:
             conv["asks"] = {**conv.get("asks", {}), **u.asks}
         unknown_name = conv.pop("not_found", None)
         if unknown_name is not None and not facts.get("credential"):
-            return self._not_found(conv, unknown_name, notes)
+            return self.turns.not_found(conv, unknown_name, notes)
         if facts.get("purpose") == "settle" and u.settle_assumed:
             notes.append(self.t["purpose_assumed"])
         if u.also and u.match is not None:
@@ -263,22 +259,23 @@ class Engine:
                 break
             slot = decision.ask
             if slot == "level" and conv.pop("level_unknown", False):
-                return self._finish(conv, self._open_level(decision, facts), notes, u)
+                return self.turns.finish(conv, self.turns.open_level(decision, facts), notes, u)
             if slot == "purpose" and conv.pop("purpose_unknown", False):
-                return self._finish(conv, self._open_purpose(decision), notes, u)
+                return self.turns.finish(conv, self.turns.open_purpose(decision), notes, u)
             if slot == "credential" and slot in conv["asked"]:
-                return self._no_credential(conv)  # 「评估师」 asked which, and not answered
+                return self.turns.no_credential(conv)  # 「评估师」 asked which, and not answered
             if slot in conv["asked"]:
                 facts[slot] = UNKNOWN  # never ask twice: what was not understood stays open
                 continue
-            return self._ask(conv, decision, notes)
+            return self.turns.ask(conv, decision, notes)
         if decision.result is None:  # every fact is open; answer with what is known
             decision = decide(self.kb, facts, order)
         series = self._series_question(conv, decision)
         if series is not None:
-            return self._ask(conv, Decision(ask=series, credential=decision.credential), notes,
-                             prompt="title_series" if series == "credential" else None)
-        return self._finish(conv, decision, notes, u)
+            question = Decision(ask=series, credential=decision.credential)
+            return self.turns.ask(conv, question, notes,
+                                  prompt="title_series" if series == "credential" else None)
+        return self.turns.finish(conv, decision, notes, u)
 
     @staticmethod
     def _series_question(conv: State, decision: Decision) -> str | None:
@@ -306,117 +303,48 @@ class Engine:
                 return True
         return False
 
-    def _ask(self, conv: State, decision: Decision, notes: list[str],
-             prompt: str | None = None) -> Step:
-        slot = decision.ask
-        assert slot is not None
-        target = self.dialog.state_for(slot)
-        conv["state"] = self.dialog.move(conv["state"], target.id)
-        conv["turn"] = int(conv.get("turn", 0)) + 1
-        conv["asked"] = [*conv["asked"], slot]
-        options: tuple[str, ...] = ()
-        if prompt is not None:
-            text = self.dialog.prompts[prompt]
-        else:
-            text, options = self.writer.question(target, decision, conv["facts"])
-        conv["options"] = list(options)
-        rule = decision.ask_rule
-        conv["ask_params"] = ([int(rule.params["window_months"]), int(rule.params["months"]),
-                               float(rule.params["multiple"])]
-                              if rule is not None and rule.check == "social_insurance" else None)
-        return conv, Reply("\n".join([*notes, text]), slot, tuple(options), None, conv["turn"])
+class Move(NamedTuple):
+    """A dialog move: when it applies (state, understanding, slot asked) and what it does."""
 
-    def _finish(self, conv: State, decision: Decision, notes: list[str],
-                u: Understanding) -> Step:
-        conv["state"] = self.dialog.move(conv["state"], "answered")
-        conv["asked"], conv["options"], conv["ask_params"] = [], [], None
-        for done in ("clarified", "reasked"):
-            conv.pop(done, None)
-        answer = self.writer.answer(decision, conv["facts"], notes,
-                                    {**conv.pop("asks", {}), **u.asks})
-        text, brief = (answer, "") if isinstance(answer, str) else (answer.text, answer.brief)
-        result = decision.result
-        if result is not None and result.credential:
-            twins = self.asides.twin_of(result.credential)  # on both lists: cite both
-            if twins:
-                result = replace(result, citations=tuple(dict.fromkeys(
-                    (*result.citations, *twins))))
-        conv["last_answer"] = text
-        return conv, Reply(text, None, (), result, conv.get("turn", 0), brief)
+    name: str
+    when: Callable[[State, Understanding, str | None], bool]
+    do: Callable[[State, Understanding, str | None], Step]
 
-    def _open_level(self, decision: Decision, facts: dict[str, Any]) -> Decision:
-        row_id = str(facts.get("credential", "")).split(":", 1)[-1]
-        credential = decision.credential.id if decision.credential else (
-            row_id if row_id in self.kb.rows else None)
-        result = Result("conditional", facts.get("purpose"), credential, (),
-                        (credential,) if credential else (), ("level",))
-        return Decision(result=result, credential=decision.credential, kind="level_open")
 
-    def _open_purpose(self, decision: Decision) -> Decision:
-        result = Result("info", None, decision.credential.id if decision.credential else None,
-                        (), (decision.credential.id,) if decision.credential and
-                        decision.credential.row else ())
-        return Decision(result=result, credential=decision.credential, kind="purpose_open")
+def _intent(name: str) -> Callable[[State, Understanding, str | None], bool]:
+    return lambda c, u, a: u.intent == name
 
-    # --- other answers -----------------------------------------------------------------------
 
-    def _help(self, conv: State, asking: str | None, not_understood: bool = False) -> Step:
-        return conv, self._help_reply(conv, asking, not_understood)
+def _clarifies(conv: State, u: Understanding, asking: str | None) -> bool:
+    """「什么意思?」 to a question, explained once (asked again it is 不清楚)."""
+    return u.intent == "clarify" and asking is not None and asking not in conv.get(
+        "clarified", [])
 
-    def _help_reply(self, conv: State, asking: str | None, not_understood: bool) -> Reply:
-        text = (self.t["not_understood"] if not_understood
-                else self.t["help"].format(retention_days=self.retention))
-        if asking:
-            state = self.dialog.states[conv["state"]]
-            decision = decide(self.kb, conv["facts"], self.dialog.slot_order)
-            prompt, options = self.writer.question(state, decision, conv["facts"])
-            return Reply(text + "\n" + self.t["still_waiting"].format(prompt=prompt), asking,
-                         options, None, int(conv.get("turn", 0)))
-        return Reply(text, None, (), None, int(conv.get("turn", 0)))
 
-    def _clarify(self, conv: State, u: Understanding, asking: str | None) -> Step:
-        """「什么意思?」 to a question: the note behind it, and the question again."""
-        assert asking is not None
-        conv.setdefault("clarified", []).append(asking)  # explained once; then it is 不清楚
-        state = self.dialog.states[conv["state"]]
-        decision = decide(self.kb, conv["facts"], self.dialog.slot_order)
-        prompt, options = self.writer.question(state, decision, conv["facts"])
-        lines = []
-        if state.rule:
-            note = self.kb.notes[state.rule]
-            lines.append(self.t["clarify"].format(note=self.writer.note_no(note.id),
-                                                  text=note.text))
-        return conv, Reply("\n".join([*lines, prompt]), asking, options, None,
-                           int(conv.get("turn", 0)))
+def _ambiguous(u: Understanding) -> bool:
+    return u.match is not None and u.match.target.startswith("ambiguous:")
 
-    def _not_found(self, conv: State, name: str, notes: list[str]) -> Step:
-        """A name not recognised: said so, and the full name asked (never 「不在目录」)."""
-        text = (self.t["not_found"].format(name=name[:30]) if name
-                else self.t["not_found_generic"])
-        target = self.dialog.state_for("credential")
-        conv["state"] = self.dialog.move(conv["state"], target.id)
-        conv["turn"] = int(conv.get("turn", 0)) + 1
-        conv["asked"], conv["options"], conv["ask_params"] = ["credential"], [], None
-        return conv, Reply("\n".join([*notes, text]), "credential", (), None, conv["turn"])
 
-    def _no_credential(self, conv: State) -> Step:
-        """No certificate could be named: no verdict, and what to send next time."""
-        conv["state"] = self.dialog.move(conv["state"], "answered")
-        conv["asked"], conv["options"], conv["ask_params"] = [], [], None
-        conv.pop("reasked", None)
-        result = Result("info", conv["facts"].get("purpose"), None, (), ())
-        return conv, Reply(self.t["no_credential"], None, (), result, int(conv.get("turn", 0)))
+def _asks_requirements(conv: State, u: Understanding, asking: str | None) -> bool:
+    """「监理工程师积分需要什么条件」, unless it answers the pending question."""
+    return u.intent == "note_question" and (asking is None or asking not in u.facts) \
+        and not _ambiguous(u)
 
-    def _aside(self, conv: State, aside: Aside) -> Step:
-        """An answer to a side question; a pending question stays pending."""
-        text, result, with_disclaimer = aside
-        asking = self.dialog.states[conv["state"]].slot
-        if with_disclaimer:
-            text = f"{text}\n{self.t['disclaimer']}"
-        if asking is None:
-            conv["state"] = self.dialog.move(conv["state"], "answered")
-        return conv, Reply(text, None, (), result, int(conv.get("turn", 0)),
-                           self.writer.brief_for(text))
+
+def _looks_up(conv: State, u: Understanding, asking: str | None) -> bool:
+    """「焊工在目录里吗」: with a purpose (「对应什么职称?能落户吗」) it is asked instead."""
+    return u.intent == "lookup" and u.match is not None and not u.purpose and not _ambiguous(u)
+
+
+def _asks_notes(conv: State, u: Understanding, asking: str | None) -> bool:
+    """「外地的证书能用吗」: a question about the notes, no certificate named."""
+    return asking is None and u.match is None and u.question and bool(u.notes_about) \
+        and set(u.facts) <= {"where_obtained"}
+
+
+def _asks_background(conv: State, u: Understanding, asking: str | None) -> bool:
+    """「在临港工作,居转户年限能缩短吗」: a question a background fact answers."""
+    return asking is None and u.match is None and u.question and bool(u.background_about)
 
 
 def _says_nothing(u: Understanding) -> bool:

@@ -355,8 +355,8 @@ LEXICON_SECTIONS = (
     "purposes", "purpose_loose", "settle_assumed", "levels", "level_options", "answers", "degree",
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
-    "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before", "field_stopwords", "posts",
-    "function_words",
+    "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before",
+    "field_stopwords", "posts", "function_words",
 )
 
 

@@ -20,15 +20,12 @@ from bot.knowledge import Knowledge, normalise_name
 from bot.matching import Match, Matcher
 from bot.person import UNKNOWN, PersonReader
 from bot.text import Said, Words, normalise
+from bot.vocabulary import dictionary_words, field_words, lexicon_phrases
 
 _CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}")
 _WORD = re.compile(r"^\w+$")
 _DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
 _POINTS_SAID = re.compile(r"(\d{2,3})\s*分")
-# Lexicon phrases are found by the word boundaries of jieba's general segmentation; only short
-# negated ones are added to its dictionary (as one word, a longer phrase would swallow its
-# neighbours: 「加分吗」 would hide 加分).
-MAX_DICTIONARY_PHRASE = 3
 PURPOSE_ORDER = ("talent", "settle", "points")  # when several are named without a correction
 
 
@@ -111,15 +108,8 @@ class Understander:
     def __init__(self, kb: Knowledge, clock: Clock | None = None) -> None:
         self.kb = kb
         lex = kb.lexicon
-        phrases = [normalise_name(p) for p in _lexicon_phrases(lex)]
-        # Negated short phrases stay whole (非理工, 不对口): neither 非 nor 理工 is read inside.
-        negating = {w for w in lex["answers"]["no"] if len(w) == 1}
-        whole = [p for p in phrases if len(p) <= MAX_DICTIONARY_PHRASE and p[0] in negating]
-        # and purposes are words of their own (「人才引进行不行」 is not 人才/引/进行)
-        whole += [normalise_name(w) for items in lex["purposes"].values() for w in items]
-        # and firms (会计师事务所 holds no 会计师)
-        whole += [normalise_name(w) for w in lex["firm"]["yes"]]
-        self.matcher = Matcher(kb, phrases, whole)
+        phrases = lexicon_phrases(lex)
+        self.matcher = Matcher(kb, phrases, dictionary_words(lex, phrases))
 
         def words(items: Any) -> Words:
             return Words(normalise_name(w) for w in items)
@@ -148,7 +138,7 @@ class Understander:
         self.note_topics = [(n.id, words(n.topics)) for n in kb.notes.values() if n.topics]
         self.fact_topics = [(f.id, words(f.topics)) for f in kb.facts.values() if f.topics]
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
-        self.fields = self._field_words(kb)
+        self.fields = field_words(kb)
 
     def understand(self, raw: str, context: Context | None = None) -> Understanding:
         """Read ``raw`` once, in the ``context`` of the question pending."""
@@ -352,18 +342,6 @@ class Understander:
             return match.row_id
         return ctx.row or ""
 
-    def _field_words(self, kb: Knowledge) -> dict[str, tuple[str, ...]]:
-        """Row id → words of its field: fields.yaml, and the words of its official names."""
-        stop = sorted(kb.lexicon["field_stopwords"], key=len, reverse=True)
-        cut = re.compile("|".join([*map(re.escape, stop), r"\W+"]))
-        out = {}
-        for row in kb.rows.values():  # 注册安全工程师 → 安全; 电梯安装维修工 → 电梯
-            named = {part for name in row.names for part in cut.split(normalise_name(name))
-                     if len(part) > 1}
-            given = {normalise_name(w) for w in kb.fields.get(row.id, ())}
-            out[row.id] = tuple(sorted(named | given))
-        return out
-
     def _also(self, tokens: list[str], match: Match | None) -> tuple[str, ...]:
         """Other certificates named in full (「一建和中级会计」): said back, not lost silently."""
         if match is None:
@@ -386,17 +364,3 @@ class Understander:
 def _last(words: tuple[str, ...], table: Mapping[str, str]) -> str | None:
     values = [table[w] for w in words if w in table]
     return values[-1] if values else None
-
-
-def _lexicon_phrases(lex: Mapping[str, Any]) -> list[str]:
-    """Every phrase of lexicon.yaml the segmenter should keep whole."""
-    out: list[str] = []
-    for section in ("intents", "purposes", "answers", "firm", "where_obtained"):
-        out += [w for items in lex[section].values() for w in items]
-    for key in ("no_phrases", "yes_phrases", "topic"):
-        out += lex["degree"][key]
-    for key in ("purpose_loose", "function_words", "certificate_words", "post_words",
-                "job_change", "job_topic", "generic_titles", "negations", "level_asked_before"):
-        out += lex[key]
-    out += [w for items in lex.get("sub_questions", {}).values() for w in items]
-    return out

@@ -1,6 +1,6 @@
 """Promises a one-line change could break silently, each pinned by a test (issue 16).
 
-Each test here names the mutation of ``tools/mutate.py`` it kills.
+Each test names the mutation of ``tools/mutate.py`` it kills, or the behaviour it pins.
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ def test_a_contradicted_level_is_answered_not_as_the_row(assistant: Assistant, t
 # --- the engine records what it asked (mutations asked_record, never_ask_twice) --------------
 
 def test_an_answered_social_insurance_question_is_not_asked_again(assistant: Assistant) -> None:
-    """Kills asked_record: 「最近一年有10个月1.5倍」 answers the 居转户 社保 question (10 of the
-    36 months needed): the verdict follows at once, 社保 is not asked again."""
+    """「最近一年有10个月1.5倍」 answers the 居转户 社保 question (10 of the 36 months needed):
+    the verdict follows at once, 社保 is not asked again. (Issue 16 saw it asked again without
+    the asked-slot record; today's reading of a stated window decides it either way, so this
+    pins the behaviour and the next test is the one that kills asked_record.)"""
     first = assistant.handle("c", "u", "中级会计能落户吗")
     assert first.asking == "social_insurance"
     reply = assistant.handle("c", "u", "最近一年有10个月1.5倍")
@@ -134,8 +136,8 @@ def test_a_social_insurance_answer_without_months_is_not_asked_again(
 
 
 def test_an_unreadable_answer_is_asked_once_more_then_left_open(assistant: Assistant) -> None:
-    """Kills asked_record: a question is repeated once after an answer it cannot read, then the
-    fact stays open (a conditional answer), never a third time."""
+    """A question is repeated once after an answer it cannot read, then the next one is asked:
+    never a third time."""
     assistant.handle("c", "u", "中级会计能落户吗")
     again = assistant.handle("c", "u", "啊啊啊")
     assert again.asking == "social_insurance"
@@ -157,3 +159,18 @@ def test_a_kept_state_that_asked_a_slot_never_asks_it_again(engine: Engine) -> N
     assert reply.asking is None, reply.text
     assert reply.result is not None and reply.result.verdict == "conditional"
     assert "social_insurance" in reply.result.unknown
+
+
+# --- the last level said counts (mutations last_level_reading, last_level_match) ------------
+
+@pytest.mark.parametrize(("opening", "answer", "next_slot"), [
+    ("焊工能积分吗", "以前是三级现在二级", "where_obtained"),
+    ("会计能积分吗", "初级,去年考了中级", "social_insurance"),
+])
+def test_the_last_level_said_answers_the_level_question(
+        assistant: Assistant, opening: str, answer: str, next_slot: str) -> None:
+    """Kills last_level_reading: two levels in one answer, the later one is the person's
+    (二级 / 中级 count for 积分: the next fact is asked, no 「不符合」 for 三级 / 初级)."""
+    assert assistant.handle("c", "u", opening).asking == "level"
+    reply = assistant.handle("c", "u", answer)
+    assert reply.asking == next_slot, reply.text

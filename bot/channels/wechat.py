@@ -21,12 +21,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Protocol
 
 from aiohttp import web
 from wechatpy import create_reply, parse_message
@@ -37,6 +35,7 @@ from wechatpy.messages import BaseMessage, TextMessage
 from wechatpy.utils import check_signature
 
 from bot.assistant import build_assistant
+from bot.channels.serving import fresh, read_body, reject, run_server
 from bot.channels.wechat_settings import (
     DEFAULT_STORE,
     ConfigError,
@@ -52,9 +51,8 @@ from bot.channels.wechat_text import (
     is_reset,
     render_reply,
 )
-from bot.clock import ClockError, clock_from_env
 from bot.protocol import Reply
-from bot.store import State, Store, StoreError, open_store, person_key
+from bot.store import State, Store, person_key
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "Settings", "create_app", "load_settings", "main",
            "parse_listen"]
@@ -204,16 +202,16 @@ class Callback:
         """Handle one pushed message and answer with a passive reply (or ``success``)."""
         started = time.perf_counter()
         self._authenticate(request)
-        body = await _read_body(request)
+        body = await read_body(request, MAX_BODY)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if not encrypted and self.settings.effective_mode == "safe":
-            _reject(request, web.HTTPForbidden, "plain request in safe mode")
+            reject(request, web.HTTPForbidden, "plain request in safe mode")
         xml = self._decrypt(request, body) if encrypted else _decode(request, body)
         self._claim_nonce(request, xml)
         try:
             incoming = parse_incoming(xml)
         except BadMessage as exc:
-            _reject(request, web.HTTPBadRequest, f"malformed message ({exc})")
+            reject(request, web.HTTPBadRequest, f"malformed message ({exc})")
         content = self._answer(incoming)
         log.info(
             "%s from %s… answered in %.1f ms",
@@ -234,13 +232,13 @@ class Callback:
             query.get(k, "") for k in ("signature", "timestamp", "nonce")
         )
         if not (signature and timestamp and nonce):
-            _reject(request, web.HTTPForbidden, "unsigned request")
+            reject(request, web.HTTPForbidden, "unsigned request")
         try:
             check_signature(self.settings.token, signature, timestamp, nonce)
         except InvalidSignatureException:
-            _reject(request, web.HTTPForbidden, "wrong signature")
-        if not _fresh(timestamp, self.clock()):
-            _reject(request, web.HTTPForbidden, "stale or future timestamp")
+            reject(request, web.HTTPForbidden, "wrong signature")
+        if not fresh(timestamp, self.clock(), MAX_CLOCK_SKEW):
+            reject(request, web.HTTPForbidden, "stale or future timestamp")
 
     def _claim_nonce(self, request: web.Request, xml: str) -> None:
         """Bind the request's nonce to its message for the timestamp window (refuse a replay)."""
@@ -248,24 +246,24 @@ class Callback:
         key = f"wechat:{query['timestamp']}:{query['nonce']}"
         digest = hashlib.sha256(xml.encode("utf-8", "surrogatepass")).hexdigest()
         if not self.store.claim_nonce(key, digest, ttl=2 * MAX_CLOCK_SKEW):
-            _reject(request, web.HTTPForbidden, "nonce already used with another message")
+            reject(request, web.HTTPForbidden, "nonce already used with another message")
 
     def _decrypt(self, request: web.Request, body: bytes) -> str:
         if self.crypto is None:
-            _reject(request, web.HTTPBadRequest, "encrypted message but WECHAT_AES_KEY is not set")
+            reject(request, web.HTTPBadRequest, "encrypted message but WECHAT_AES_KEY is not set")
         msg_signature = request.query.get("msg_signature", "")
         if not msg_signature:
-            _reject(request, web.HTTPForbidden, "encrypted message without msg_signature")
+            reject(request, web.HTTPForbidden, "encrypted message without msg_signature")
         query = request.query
         try:
             xml = self.crypto.decrypt_message(
                 body, msg_signature, query["timestamp"], query["nonce"]
             )
         except InvalidSignatureException:
-            _reject(request, web.HTTPForbidden, "wrong msg_signature")
+            reject(request, web.HTTPForbidden, "wrong msg_signature")
         # base64, AES padding, app id and XML errors all surface as different exception types.
         except Exception as exc:
-            _reject(request, web.HTTPBadRequest, f"cannot decrypt ({type(exc).__name__})")
+            reject(request, web.HTTPBadRequest, f"cannot decrypt ({type(exc).__name__})")
         return str(xml)
 
     def _answer(self, incoming: Incoming) -> str | None:
@@ -300,36 +298,11 @@ class Callback:
         return str(self.crypto.encrypt_message(xml, request.query["nonce"], timestamp))
 
 
-def _reject(request: web.Request, error: type[web.HTTPError], reason: str) -> NoReturn:
-    """Log why a request is refused (never its body) and refuse it."""
-    log.warning("%s %s refused: %s", request.method, request.path, reason)
-    raise error(text=reason)
-
-
-def _fresh(timestamp: str, now: float) -> bool:
-    try:
-        return abs(now - int(timestamp)) <= MAX_CLOCK_SKEW
-    except ValueError:
-        return False
-
-
-async def _read_body(request: web.Request) -> bytes:
-    size = request.content_length
-    if size is not None and size > MAX_BODY:
-        log.warning("%s %s refused: body of %d bytes", request.method, request.path, size)
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
-    try:
-        return await request.read()  # client_max_size stops bodies without a length
-    except web.HTTPRequestEntityTooLarge:
-        log.warning("%s %s refused: body over %d bytes", request.method, request.path, MAX_BODY)
-        raise
-
-
 def _decode(request: web.Request, body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        _reject(request, web.HTTPBadRequest, "body is not UTF-8")
+        reject(request, web.HTTPBadRequest, "body is not UTF-8")
 
 
 # --- composition root ------------------------------------------------------------------------
@@ -360,29 +333,11 @@ def create_app(
     return app
 
 
-
 def main(argv: list[str]) -> int:
     """Run the WeChat callback server until interrupted; return the exit status."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        settings = load_settings(argv, os.environ)
-        clock_from_env()  # a bad BOT_TODAY is one line here, not a traceback later
-        store = open_store(settings.store_path)
-    except (ConfigError, StoreError, ClockError) as exc:
-        print(f"错误 / error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        app = create_app(settings, build_assistant(store), store)
-        mode = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}[
-            settings.effective_mode]
-        url = f"http://{settings.host}:{settings.port}{settings.path}"
-        log.info("WeChat callback at %s (%s), state in %s", url, mode, settings.store_path)
-        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
-    except OSError as exc:
-        print(f"错误 / error: 无法监听 {settings.host}:{settings.port} ({exc})", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    return 0
+    modes = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
+    return run_server(
+        argv, load_settings,
+        lambda settings, store: create_app(settings, build_assistant(store), store),
+        lambda s: f"WeChat callback at http://{s.host}:{s.port}{s.path} "
+                  f"({modes[s.effective_mode]})")

@@ -15,16 +15,13 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+
+from bot.channels.serving import ConfigError, SettingsParser, parse_listen
 
 DEFAULT_STORE = "luohu.db"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_PATH = "/wechat"
 MODES = ("plain", "compatible", "safe")
-
-
-class ConfigError(Exception):
-    """The settings cannot start the server; the message is one line for the operator."""
 
 
 @dataclass(frozen=True)
@@ -58,31 +55,12 @@ class Settings:
         return self.mode or ("safe" if self.aes_key else "plain")
 
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot wechat", description="微信公众号回调服务")
+    parser = SettingsParser(prog="python -m bot wechat", description="微信公众号回调服务")
     parser.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT (默认 %(default)s)")
     parser.add_argument("--path", default=DEFAULT_PATH, help="回调 URL 路径 (默认 %(default)s)")
     parser.add_argument("--store", help=f"状态文件 (默认 $BOT_STORE 或 {DEFAULT_STORE})")
     return parser
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as a host and a port.
-
-    Raises:
-        ConfigError: when ``listen`` is not of that form.
-    """
-    host, _, port = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--listen 应为 HOST:PORT,收到 {listen!r} / --listen must be HOST:PORT")
-    return host, int(port)
 
 
 def _check_aes_key(aes_key: str, app_id: str) -> None:

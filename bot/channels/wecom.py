@@ -23,17 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from bot.assistant import build_assistant
+from bot.channels.serving import fresh, read_body, reject, run_server
 from bot.channels.wechat_text import (
     ONLY_TEXT,
     TROUBLE,
@@ -53,10 +51,10 @@ from bot.channels.wecom_protocol import (
     stream_reply,
     text_reply,
 )
-from bot.channels.wecom_settings import ConfigError, Settings, load_settings
-from bot.clock import ClockError, clock_from_env
+from bot.channels.wecom_settings import Settings, load_settings
+from bot.logsafe import log_failure
 from bot.protocol import Reply
-from bot.store import State, Store, StoreError, open_store, person_key
+from bot.store import State, Store, person_key
 
 log = logging.getLogger(__name__)
 
@@ -172,23 +170,23 @@ class Callback:
         signed = self._signed(request)
         echo = request.query.get("echostr", "")
         if not echo:
-            _reject(request, web.HTTPBadRequest, "missing echostr")
+            reject(request, web.HTTPBadRequest, "missing echostr")
         self._authenticate(request, signed, echo)
         try:
             return web.Response(text=self.crypto.decrypt(echo))
         except CryptoError as exc:
-            _reject(request, web.HTTPBadRequest, f"cannot decrypt echostr ({exc})")
+            reject(request, web.HTTPBadRequest, f"cannot decrypt echostr ({exc})")
 
     async def receive(self, request: web.Request) -> web.Response:
         """Handle one callback and answer with an encrypted passive reply (or nothing)."""
         started = time.perf_counter()
         signed = self._signed(request)
-        encrypted = _encrypted_field(request, await _read_body(request))
+        encrypted = _encrypted_field(request, await read_body(request, MAX_BODY))
         self._authenticate(request, signed, encrypted)
         try:
             incoming = parse_callback(self.crypto.decrypt(encrypted))
         except (CryptoError, BadMessage) as exc:
-            _reject(request, web.HTTPBadRequest, f"cannot read the callback ({exc})")
+            reject(request, web.HTTPBadRequest, f"cannot read the callback ({exc})")
         payload = self._answer(incoming)
         log.info(
             "%s%s from %s… answered in %.1f ms",
@@ -206,19 +204,19 @@ class Callback:
         query = request.query
         signed = Signed(*(query.get(k, "") for k in ("msg_signature", "timestamp", "nonce")))
         if not (signed.signature and signed.timestamp and signed.nonce):
-            _reject(request, web.HTTPForbidden, "unsigned request")
-        if not _fresh(signed.timestamp, self.clock()):
-            _reject(request, web.HTTPForbidden, "stale or future timestamp")
+            reject(request, web.HTTPForbidden, "unsigned request")
+        if not fresh(signed.timestamp, self.clock(), MAX_CLOCK_SKEW):
+            reject(request, web.HTTPForbidden, "stale or future timestamp")
         return signed
 
     def _authenticate(self, request: web.Request, signed: Signed, encrypted: str) -> None:
         if not self.crypto.verify(signed.signature, signed.timestamp, signed.nonce, encrypted):
-            _reject(request, web.HTTPForbidden, "wrong msg_signature")
+            reject(request, web.HTTPForbidden, "wrong msg_signature")
         # Only a signed request claims its nonce, bound to exactly what it signed: the same
         # request again is a retry (its msgid gets the kept reply), anything else a replay.
         signed_digest = hashlib.sha256(f"{signed.timestamp}\n{encrypted}".encode()).hexdigest()
         if not self.store.claim_nonce(f"wecom:{signed.nonce}", signed_digest, NONCE_TTL):
-            _reject(request, web.HTTPForbidden, "nonce already used with another request")
+            reject(request, web.HTTPForbidden, "nonce already used with another request")
 
     def _answer(self, incoming: Incoming) -> dict[str, Any] | None:
         if incoming.kind is Kind.WELCOME:
@@ -249,38 +247,11 @@ class Callback:
         # Not stored, so a redelivery tries again; the person never sees exception text, and the
         # log gets its type and stack only (its message may quote the text).
         except Exception as exc:
-            stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
-            log.error("the core failed on message %s: %s\n%s", incoming.msgid,
-                      type(exc).__name__, stack)
+            log_failure(log, f"the core failed on message {incoming.msgid}", exc)
             return TROUBLE
         if not fresh:
             log.info("message %s is a redelivery: the stored reply is sent again", incoming.msgid)
         return content
-
-
-def _reject(request: web.Request, error: type[web.HTTPError], reason: str) -> NoReturn:
-    """Log why a request is refused (never its body) and refuse it."""
-    log.warning("%s %s refused: %s", request.method, request.path, reason)
-    raise error(text=reason)
-
-
-def _fresh(timestamp: str, now: float) -> bool:
-    try:
-        return abs(now - int(timestamp)) <= MAX_CLOCK_SKEW
-    except ValueError:
-        return False
-
-
-async def _read_body(request: web.Request) -> bytes:
-    size = request.content_length
-    if size is not None and size > MAX_BODY:
-        log.warning("%s %s refused: body of %d bytes", request.method, request.path, size)
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
-    try:
-        return await request.read()  # client_max_size stops bodies without a length
-    except web.HTTPRequestEntityTooLarge:
-        log.warning("%s %s refused: body over %d bytes", request.method, request.path, MAX_BODY)
-        raise
 
 
 def _encrypted_field(request: web.Request, body: bytes) -> str:
@@ -288,10 +259,10 @@ def _encrypted_field(request: web.Request, body: bytes) -> str:
     try:
         data = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        _reject(request, web.HTTPBadRequest, "body is not JSON")
+        reject(request, web.HTTPBadRequest, "body is not JSON")
     encrypted = data.get("encrypt") if isinstance(data, dict) else None
     if not isinstance(encrypted, str) or not encrypted:
-        _reject(request, web.HTTPBadRequest, "body has no encrypt field")
+        reject(request, web.HTTPBadRequest, "body has no encrypt field")
     return encrypted
 
 
@@ -321,24 +292,7 @@ def create_app(
 
 def main(argv: list[str]) -> int:
     """Run the WeCom callback server until interrupted; return the exit status."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        settings = load_settings(argv, os.environ)
-        clock_from_env()  # a bad BOT_TODAY is one line here, not a traceback later
-        store = open_store(settings.store_path)
-    except (ConfigError, StoreError, ClockError) as exc:
-        print(f"错误 / error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        app = create_app(settings, build_assistant(store), store)
-        url = f"http://{settings.host}:{settings.port}{settings.path}"
-        log.info("WeCom callback at %s, state in %s", url, settings.store_path)
-        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
-    except OSError as exc:
-        print(f"错误 / error: 无法监听 {settings.host}:{settings.port} ({exc})", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    return 0
+    return run_server(
+        argv, load_settings,
+        lambda settings, store: create_app(settings, build_assistant(store), store),
+        lambda s: f"WeCom callback at http://{s.host}:{s.port}{s.path}")

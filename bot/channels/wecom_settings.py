@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
 
+from bot.channels.serving import ConfigError, SettingsParser, parse_listen
 from bot.channels.wecom_protocol import aes_key_bytes
 
 DEFAULT_STORE = "luohu.db"
 DEFAULT_LISTEN = "127.0.0.1:8081"
 DEFAULT_PATH = "/wecom"
-
-
-class ConfigError(Exception):
-    """The settings cannot start the server; the message is one line for the operator."""
 
 
 @dataclass(frozen=True)
@@ -44,30 +40,12 @@ class Settings:
     path: str = DEFAULT_PATH
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot wecom", description="企业微信智能机器人回调服务")
+    parser = SettingsParser(prog="python -m bot wecom", description="企业微信智能机器人回调服务")
     parser.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT (默认 %(default)s)")
     parser.add_argument("--path", default=DEFAULT_PATH, help="回调 URL 路径 (默认 %(default)s)")
     parser.add_argument("--store", help=f"状态文件 (默认 $BOT_STORE 或 {DEFAULT_STORE})")
     return parser
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8081`` for IPv6) as a host and a port.
-
-    Raises:
-        ConfigError: when ``listen`` is not of that form.
-    """
-    host, _, port = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--listen 应为 HOST:PORT,收到 {listen!r} / --listen must be HOST:PORT")
-    return host, int(port)
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:

@@ -205,3 +205,41 @@ def test_sigkill_mid_batch_loses_no_update_and_answers_none_twice(tmp_path: Path
 
     with FakeBotApi() as api:
         asyncio.run(scenario(api))
+
+
+def test_a_button_press_stepped_before_a_sigkill_gets_its_reply_after_restart(
+    tmp_path: Path,
+) -> None:
+    """The press moved the conversation on (committed) but its reply never left: replayed from
+    the inbox, it is not taken for a stale button, and the kept reply is sent once."""
+
+    async def scenario(api: FakeBotApi) -> None:
+        store = tmp_path / "state.db"
+        user = person(2201, "小何")
+        chat = private_chat(user)
+        key = (str(user["id"]), str(user["id"]))
+        ref = build_assistant(MemoryStore())
+        bot = BotProcess(bot_env(api, store), tmp_path / "bot.log")
+        try:
+            api.say(chat, user, OPENINGS[0])
+            first = ref.handle(*key, OPENINGS[0])
+            await api.wait_sent(1, timeout=STARTUP)
+            await settle(api, store)
+            message = api.message(chat["id"], api.replies()[0]["message_id"])
+            data = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            api.hold("sendMessage")
+            api.press(user, message, data)
+            await api.wait_for(lambda a: a.held() == 1, 20, "the reply to the press to be held")
+            bot.kill()
+            api.release()
+            await api.wait_for(lambda a: a.held() == 0, 10, "the held reply to be dropped")
+            bot = BotProcess(bot_env(api, store), tmp_path / "bot.log")
+            await api.wait_sent(2, timeout=STARTUP)
+            await settle(api, store)
+        finally:
+            assert bot.stop() in (0, -9), (tmp_path / "bot.log").read_text()
+        expected = ref.handle(*key, first.options[0])
+        assert [p["text"] for p in api.sent()] == [first.text, expected.text]
+
+    with FakeBotApi() as api:
+        asyncio.run(scenario(api))

@@ -39,6 +39,7 @@ def test_settings_defaults_and_overrides() -> None:
     assert settings.base_url == "https://api.telegram.org/bot"
     assert settings.store_path == "luohu.db"
     assert settings.webhook is None
+    assert settings.send_timeout == 10.0
     assert TOKEN not in repr(settings)
     env = {"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_STORE": "a.db", "TELEGRAM_BASE_URL": "http://x/bot"}
     settings = tg.Settings.from_env(env, store="b.db")
@@ -52,6 +53,9 @@ def test_settings_defaults_and_overrides() -> None:
         {"TELEGRAM_BOT_TOKEN": "   "},
         {"TELEGRAM_BOT_TOKEN": "not a token"},
         {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_POLL_TIMEOUT": "soon"},
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_SEND_TIMEOUT": "0"},
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_SEND_TIMEOUT": "nan"},
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_SEND_TIMEOUT": "later"},
         {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_URL": "http://plain.example/hook"},
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,

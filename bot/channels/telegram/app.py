@@ -141,7 +141,7 @@ async def serve(app: AnyApp, settings: Settings) -> None:
         with suppress(NotImplementedError, RuntimeError):  # not in the main thread / Windows
             loop.add_signal_handler(signum, stop.set)
     hook = settings.webhook
-    if True:
+    if hook is None:
         logger.info("以长轮询方式运行")
         mode = polling(app, settings)
     else:

@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from bot.assistant import Assistant
-from bot.store import Store
+from bot.store import Store, message_key, person_key
 
 from .addressing import Request, read_request, replies_to
 from .buttons import ButtonPress, label_of, without_details
@@ -122,10 +122,12 @@ class TelegramChannel:
             await _quietly(query.answer(refusal, show_alert=True))
             self.inbox.done(update)
             return
-        chat, user = str(message.chat.id), str(press.owner)
+        chat, user, key = str(message.chat.id), str(press.owner), entry_id(update)
         label = DETAILS if press.details else label_of(message.reply_markup, query.data)
         slot, turn = self.assistant.pending(chat, user)
-        if turn != press.turn or label is None or (slot is None and not press.details):
+        stale = turn != press.turn or label is None or (slot is None and not press.details)
+        # A press already stepped (replayed after a crash) moved the turn on itself: not stale.
+        if stale and self.store.peek(message_key(person_key(chat, user), key)) is None:
             await _quietly(query.answer(STALE, show_alert=True))
             self.inbox.done(update)
             return
@@ -141,11 +143,10 @@ class TelegramChannel:
             quote=asked.message_id if asked else message.message_id,
             thread=message.message_thread_id if message.is_topic_message else None,
         )
-        key = entry_id(update)
         if press.details:  # the whole answer, as a reply to the person who asked
             compute = partial(self._details, chat, user, key)
         else:
-            compute = partial(self._respond, Request("ask", label), chat, user, key, group)
+            compute = partial(self._respond, Request("ask", label or ""), chat, user, key, group)
         await self._answer(context, update, compute, target)
 
     def _details(self, chat: str, user: str, key: str) -> Outgoing:

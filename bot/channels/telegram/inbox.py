@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot.store import Store
@@ -93,10 +94,19 @@ class InboxBot(ExtBot[None]):
         return self._inbox
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        """``Bot.get_updates``; the updates are in the inbox when this returns."""
+        """``Bot.get_updates``; the updates are in the inbox when this returns.
+
+        Raises:
+            TelegramError: as ``Bot.get_updates``, and when the updates could not be stored
+                (they are then not acknowledged; PTB's polling loop retries with a back-off).
+        """
         updates = await super().get_updates(*args, **kwargs)
         if updates:
-            self.inbox.add(updates)
+            try:
+                self.inbox.add(updates)
+            except Exception as exc:
+                logger.exception("收到的 %d 条更新未能存入收件箱,稍后重取", len(updates))
+                raise TelegramError("updates not stored") from exc
         return updates
 
 

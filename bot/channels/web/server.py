@@ -37,6 +37,7 @@ from aiohttp import web
 
 from bot.channels.web.ratelimit import RateLimiter
 from bot.channels.web.settings import Settings
+from bot.logsafe import log_failure
 from bot.protocol import Reply
 
 log = logging.getLogger(__name__)
@@ -275,8 +276,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         log.info("%s %s refused: %s", request.method, request.path, known[0])
         return error_response(ApiError(exc.status, *known))
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
+    except Exception as exc:
+        log_failure(log, f"{request.method} {request.path} failed", exc)
         return error_response(INTERNAL)
 
 

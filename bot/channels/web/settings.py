@@ -17,16 +17,13 @@ import argparse
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+
+from bot.channels.serving import ConfigError, SettingsParser, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 DEFAULT_STORE = "luohu.db"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("", "0", "false", "no", "off")
-
-
-class ConfigError(Exception):
-    """The settings cannot start the server; the message is one line for the operator."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +54,8 @@ class Settings:
     frame_ancestors: str = "'self'"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot web", description="网页对话服务")
+    parser = SettingsParser(prog="python -m bot web", description="网页对话服务")
     parser.add_argument("--listen", help=f"HOST:PORT (默认 $WEB_LISTEN 或 {DEFAULT_LISTEN})")
     parser.add_argument("--store", help=f"状态文件 (默认 $BOT_STORE 或 {DEFAULT_STORE})")
     parser.add_argument("--max-body", help="请求体最大字节数 (默认 4096)")
@@ -78,19 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--frame-ancestors", help="允许嵌入本页的来源 (默认 'self')")
     return parser
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8000`` for IPv6) as a host and a port.
-
-    Raises:
-        ConfigError: when ``listen`` is not of that form.
-    """
-    host, _, port = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"--listen 应为 HOST:PORT,收到 {listen!r} / --listen must be HOST:PORT")
-    return host, int(port)
 
 
 def _positive(name: str, raw: str) -> int:
