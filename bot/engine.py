@@ -109,7 +109,8 @@ class Engine:
             else None,
             options=tuple(conv.get("options") or ()),
             last_multiple=float(said[2]) if said and said[2] is not None else None,
-            row=str(conv["facts"].get("credential", "")).split(":", 1)[-1] or None)
+            row=str(conv["facts"].get("credential", "")).split(":", 1)[-1] or None,
+            surface=conv["facts"].get("surface"))
 
     def cancel(self, state: State | None) -> tuple[State, Reply]:
         """Drop the question under way; what the person said about themselves is kept."""
@@ -326,9 +327,10 @@ def _ambiguous(u: Understanding) -> bool:
 
 
 def _asks_requirements(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「监理工程师积分需要什么条件」, unless it answers the pending question."""
+    """「监理工程师积分需要什么条件」, unless it answers the pending question or also asks
+    whether the certificate can be used (「能加多少分,还是要满足什么条件」: a verdict)."""
     return u.intent == "note_question" and (asking is None or asking not in u.facts) \
-        and not _ambiguous(u)
+        and not _ambiguous(u) and not (u.match and u.purpose and u.asks_eligibility)
 
 
 def _looks_up(conv: State, u: Understanding, asking: str | None) -> bool:
@@ -337,14 +339,28 @@ def _looks_up(conv: State, u: Understanding, asking: str | None) -> bool:
 
 
 def _asks_notes(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「外地的证书能用吗」: a question about the notes, no certificate named."""
-    return asking is None and u.match is None and u.question and bool(u.notes_about) \
-        and set(u.facts) <= {"where_obtained"}
+    """「外地的证书能用吗」, 「评工程师一定要理工科吗」: a question about the notes, no
+    certificate of the person's named (a title in general at most)."""
+    general = u.match is None or (u.match.target.startswith("title#") and not u.purpose)
+    return asking is None and general and u.question and bool(u.notes_about) \
+        and set(u.facts) <= {"where_obtained", "stem_degree"} and not _follows_up(conv, u)
 
 
 def _asks_background(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「在临港工作,居转户年限能缩短吗」: a question a background fact answers."""
-    return asking is None and u.match is None and u.question and bool(u.background_about)
+    """「在临港工作,居转户年限能缩短吗」, 「高级职称落户可以不用满七年吗」: a question a
+    background fact answers, about no certificate of the person's."""
+    general = u.match is None or u.generic_title
+    return asking is None and general and u.question and bool(u.background_about) \
+        and not u.facts and not _follows_up(conv, u)
+
+
+def _follows_up(conv: State, u: Understanding) -> bool:
+    """After an answer, more about the same certificate: another purpose (「那落户呢?是不是还要
+    满七年」: the sub-question is answered with the verdict) or a fact corrected (「其实是回老家
+    考的,有影响吗」)."""
+    if not conv["facts"].get("credential"):
+        return False
+    return bool(u.facts) or (bool(u.purpose) and u.purpose != conv["facts"].get("purpose"))
 
 
 def _says_nothing(u: Understanding) -> bool:

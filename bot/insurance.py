@@ -125,7 +125,8 @@ class InsuranceReader:
         si, answers = lexicon["social_insurance"], lexicon["answers"]
         self.words = {key: _Phrases(si[key]) for key in (
             "always", "whole_year", "nearly", "rest", "city_average", "minimum",
-            "below_average", "below", "gap", "only", "correction", "topic", "loose_topic")}
+            "below_average", "below", "gap", "only", "correction", "topic", "loose_topic",
+            "denied")}
         self.unknown = _Phrases([*answers["unknown"], *si["unknown"]])
         # a yes or no word counts anywhere; a single character only at the start (没, 不 …)
         self.answer_words = [
@@ -320,6 +321,8 @@ class InsuranceReader:
         if found:
             value = float(found[-1][1])
             before = part[:found[-1].start()]
+            if self.words["denied"].found_in(before[-4:]):
+                return None  # 「一直是1.2倍,不是1.5倍」: the multiple denied is none
             # 「不到1.3倍」: below the number said
             return value - BELOW if self.words["below"].found_in(before[-4:]) else value
         if self.words["below_average"].found_in(part):

@@ -317,12 +317,16 @@ def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
 
 def _fields(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> dict[str, tuple[str, ...]]:
     """fields.yaml: row id → words that name a post in that row's field (note 1)."""
-    top = reader.mapping(data, "fields.yaml", ("fields",))
+    top = reader.mapping(data, "fields.yaml", ("fields",), ("titles",))
     out: dict[str, tuple[str, ...]] = {}
     for row_id, words in _dict(top.get("fields")).items():
         if row_id not in rows:
             reader.problem(f"fields.{row_id}", row_id, "unknown catalogue row")
         out[str(row_id)] = reader.strings(words, f"fields.{row_id}")
+    for ending, row_id in _dict(top.get("titles")).items():
+        if row_id not in rows:
+            reader.problem(f"titles.{ending}", row_id, "unknown catalogue row")
+        out[f"title:{ending}"] = (str(row_id),)
     return out
 
 
@@ -356,7 +360,7 @@ LEXICON_SECTIONS = (
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
     "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before",
-    "field_stopwords", "posts", "function_words",
+    "field_stopwords", "posts", "past_markers", "function_words",
 )
 
 

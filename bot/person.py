@@ -43,10 +43,16 @@ class PersonReader:
         self.firm_yes, self.firm_no = words(lexicon["firm"]["yes"]), words(
             lexicon["firm"]["no_phrases"])
         self.firm_endings = tuple(lexicon["firm"]["no_endings"])
+        self.firm_answer_yes = frozenset(lexicon["firm"]["answer_yes"])
         self.breaks = frozenset(lexicon["clause_breaks"])
+        self.places = tuple(w for w in lexicon["where_obtained"]["other_place"] if len(w) > 1)
         self.others = frozenset(lexicon["others"])
         self.post_words = frozenset(lexicon["post_words"])
+        self.post_verbs = tuple(w for w in lexicon["post_words"] if len(w) == 1 and w != "在")
         self.posts = tuple(lexicon["posts"])
+        # clauses about a past post or about obtaining the certificate (「在上海考的」) describe
+        # no present post
+        self.past = frozenset((*lexicon["past_markers"], *lexicon["where_obtained"]["verbs"]))
         self.negations = frozenset(lexicon["negations"])
 
     def own(self, said: Said) -> Said:
@@ -63,13 +69,15 @@ class PersonReader:
         return self.unknown.found_in(said)
 
     def yes_no(self, said: Said) -> bool | str | None:
-        """True, False, UNKNOWN or None for a loose yes/no answer (对口 / 不对口 / 不清楚)."""
+        """True, False, UNKNOWN or None for a loose yes/no answer (对口 / 不对口 / 不清楚). A
+        one-character answer word (是, 对, 不, 没 …) counts only as the first word: 「是的」,
+        「不,做销售」 — not the 在 of 「在市政府上班」 or the 好 of 「天气很好」."""
         if self.says_unknown(said):
             return UNKNOWN
-        if self.no.found_in(said):
-            return False
-        if self.yes.found_in(said):
-            return True
+        for value, words in ((False, self.no), (True, self.yes)):
+            if any(b - a > 1 or len(said.tokens[a]) > 1 or a == 0
+                   for a, b in words.matches(said)):
+                return value
         return None
 
     # --- slots -----------------------------------------------------------------------------
@@ -112,7 +120,7 @@ class PersonReader:
         text = said.text
         verbs = w["verbs"].spans(said)
         verb = max((end for _, end in verbs), default=len(text))
-        others = w["other_place"].spans(said)
+        others = w["other_place"].spans(said) + _starting(said, self.places)
         if (verbs and others and all(a >= verb for a, _ in others)
                 and any(b <= verb for _, b in w["shanghai"].spans(said))
                 and not w["before"].found_in(said) and not w["return_to"].found_in(said)):
@@ -121,8 +129,12 @@ class PersonReader:
             # Both 「在老家工作时评的」 and 「来上海后」 may be said: the one nearer the verb of
             # obtaining (考, 评, 取得 …) says when it was obtained. 「来沪后」 said only after that
             # verb (「老家评的,来沪后想落户」) tells of a later move, not of the obtaining.
-            near_sh = _distance(w["shanghai_work"].spans(said), verb, limit=verb)
-            near_before = _distance(w["before"].spans(said), verb)
+            in_shanghai = w["shanghai_work"].spans(said)
+            near_sh = _distance(in_shanghai, verb, limit=verb)
+            # 「在上海工作的时候」 holds 工作的时候: a time in Shanghai, not before it
+            before = [s for s in w["before"].spans(said)
+                      if not any(a <= s[0] and s[1] <= b for a, b in in_shanghai)]
+            near_before = _distance(before, verb)
             later = [s for s in w["shanghai_work"].spans(said) if s[0] >= verb]
             at_that_time = [s for s in w["at_that_time"].spans(said) if s[0] >= verb]
             if later and at_that_time:  # 「那时候已经在上海上班了」
@@ -153,6 +165,8 @@ class PersonReader:
             return yes > no  # 「不在事务所」 ends where its 事务所 does: it is a no
         if yes is not None or no is not None:
             return yes is not None
+        if answering and said.tokens and said.tokens[0] in self.firm_answer_yes:
+            return True  # 「在的」
         return self.yes_no(said) if answering else None
 
     def job_match(self, said: Said, answering: bool,
@@ -180,19 +194,30 @@ class PersonReader:
     def _other_post(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:
         """A post named by a job title that no word of the certificate's field names
         (柜员 for 一建; 司机 is no other post for 轨道列车司机)."""
-        clauses = said.clauses(self.breaks)
-        if not answering:
-            clauses = [c for c in clauses if any(t in self.post_words for t in c.tokens)]
-        named = [p for c in clauses for p in self.posts if p in c.text]
+        named = [p for c in self._posts(said, answering) for p in self.posts if p in c.text]
         return bool(named) and not any(p in f or f in p for p in named for f in fields)
 
+    def _posts(self, said: Said, answering: bool) -> list[Said]:
+        """The clauses that describe the person's present post: in an answer all but the past
+        ones (「在南通船厂工作时考的」); outside one, those about work (做, 当, 从事, 上班 …)."""
+        clauses = [c for c in said.clauses(self.breaks)
+                   if not any(t in self.past for t in c.tokens)]
+        if answering:
+            return clauses
+        return [c for c in clauses if any(  # a work word, or a word a work verb starts (开车)
+            t in self.post_words or t.startswith(self.post_verbs) for t in c.tokens)]
+
     def _post_in(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:
-        """A post described with a field word: in an answer anywhere; outside one, in a clause
-        about work (做, 当, 从事, 上班 …)."""
-        clauses = said.clauses(self.breaks)
-        if not answering:
-            clauses = [c for c in clauses if any(t in self.post_words for t in c.tokens)]
+        """A post described with a field word (「在医院护理部」 for 主管护师)."""
+        clauses = self._posts(said, answering)
         return any(word in c.text for c in clauses for word in fields)
+
+
+def _starting(said: Said, words: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Character spans of the tokens that start with one of ``words`` (安徽省立医院: 安徽)."""
+    edges = [*said.offsets(), len(said.text)]
+    return [(edges[i], edges[i + 1]) for i, token in enumerate(said.tokens)
+            if token not in words and token.startswith(words)]
 
 
 def _distance(spans: list[tuple[int, int]], position: int, limit: int | None = None) -> int | None:

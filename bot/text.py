@@ -101,7 +101,8 @@ def normalise(text: str) -> str:
 # phrases come out whole (中级会计, 不对口), while a longer general word that holds one keeps
 # winning (会计分录 is one word: 计分 is not read inside it).
 DOMAIN_WORD_FREQ = 1000
-_PUNCT_TOKEN = re.compile(r"^[\W_]+$")
+# clause punctuation (not the - of full-time or the . of 1.5)
+_PUNCT_TOKEN = re.compile(r"^[,,。;;!!??、…~～:\n]+$")
 
 
 class Segmenter:

@@ -39,6 +39,7 @@ class Context:
         options: the options offered with the pending question (a digit picks one).
         last_multiple: the multiple of the social insurance said before (「其实是七个月」).
         row: the catalogue row asked about (a post is judged against its field).
+        surface: the name it was asked about as (副主任护师: the field of a title).
     """
 
     asking: str | None = None
@@ -46,6 +47,7 @@ class Context:
     options: tuple[str, ...] = ()
     last_multiple: float | None = None
     row: str | None = None
+    surface: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Understanding:
         residue: what is left once every known word is taken out (an unknown name?).
         catalogue: a catalogue the message names (professional, skilled, lingang), if any.
         question: it asks something (吗, ?, 能不能 …).
+        asks_eligibility: it asks whether a certificate can be used (能…吗, 满足吗): a verdict is
+            wanted even when it also asks for the rules (「能加多少分,要什么条件」).
         also: other certificates it names by a full name, besides ``match``.
         notes_about / background_about: notes and background facts whose topics it names.
         asks: sub-questions asked (kind → the number said, e.g. {"points": 140}).
@@ -95,6 +99,7 @@ class Understanding:
     residue: str = ""
     catalogue: str | None = None
     question: bool = False
+    asks_eligibility: bool = False
     also: tuple[str, ...] = ()
     notes_about: tuple[str, ...] = ()
     background_about: tuple[str, ...] = ()
@@ -139,6 +144,8 @@ class Understander:
         self.fact_topics = [(f.id, words(f.topics)) for f in kb.facts.values() if f.topics]
         self.codes = {row.code: row.id for row in kb.catalogues["lingang"].rows if row.code}
         self.fields = field_words(kb)
+        self.title_rows = sorted(((key[6:], rows[0]) for key, rows in kb.fields.items()
+                                  if key.startswith("title:")), key=lambda e: -len(e[0]))
 
     def understand(self, raw: str, context: Context | None = None) -> Understanding:
         """Read ``raw`` once, in the ``context`` of the question pending."""
@@ -175,6 +182,7 @@ class Understander:
             level_professional=_last(level_words, self.matcher.prof_levels),
             level_skill=_last(level_words, self.matcher.skill_levels),
             residue=residue, question=self.intents["question"].found_in(said),
+            asks_eligibility=self.intents["eligibility"].found_in(said),
             also=self._also(tokens, match),
             catalogue=next((k for k, w in self.catalogue_words if w.found_in(said)), None),
             notes_about=tuple(i for i, w in self.note_topics if w.found_in(said)),
@@ -259,6 +267,14 @@ class Understander:
         fuzzy_text = "".join(t for t in tokens if t not in self.plain_words and _WORD.match(t))
         match = self.matcher.find(text, tokens, fuzzy_text=fuzzy_text if fuzzy_ok else "",
                                   level_words=list(level_words))
+        if match is None or match.fuzzy or ":" in match.target or match.target.startswith(
+                "title#"):  # 「注册会计帅」 holds 会计; 「监里工程师」 is no 监理: typed for 师, 理
+            canonical = text.translate(self.matcher.confusables)
+            again = self.matcher.find(canonical, None, None, list(level_words)) \
+                if canonical != text else None
+            if again is not None and not again.target.startswith(("unleveled:", "title#")) \
+                    and len(again.surface) > len(match.surface if match else ""):
+                return Match(again.target, again.surface, again.level, fuzzy=True), ""
         if match is not None and match.target.startswith("title#") and not match.fuzzy:
             at = tokens.index(match.surface) if match.surface in tokens else 0
             before = tokens[at - 1] if at else ""
@@ -308,16 +324,17 @@ class Understander:
             for i, t in enumerate(tokens) if i)
 
     def _facts(self, said: Said, match: Match | None, ctx: Context) -> dict[str, Any]:
-        # Facts are read without the certificate's own name: 监理工程师 holds 理工.
-        if match is not None and ctx.asking in (None, "credential"):
-            said = Said(tuple(" " if t == match.surface else t for t in said.tokens))
         asking, person = ctx.asking, self.person
         if asking is None:
             said = person.own(said)
+        posts = said  # 「在一家环评公司做报告」: the certificate's own word names the post too
+        # Other facts are read without the certificate's own name: 监理工程师 holds 理工.
+        if match is not None and asking in (None, "credential"):
+            said = Said(tuple(" " if t == match.surface else t for t in said.tokens))
         found: dict[str, Any] = {
             "social_insurance": self.insurance.read(
                 said.text, asking == "social_insurance", ctx.asked_multiple),
-            "job_match": person.job_match(said, asking == "job_match",
+            "job_match": person.job_match(posts, asking == "job_match",
                                           self.fields.get(self._row(match, ctx), ())),
             "stem_degree": person.stem_degree(said, asking == "stem_degree"),
             "where_obtained": person.where_obtained(said, asking == "where_obtained"),
@@ -335,11 +352,15 @@ class Understander:
         value = self.insurance.read(text, True, ctx.last_multiple)
         return value if isinstance(value, Mapping) and value.get("segments") else None
 
-    @staticmethod
-    def _row(match: Match | None, ctx: Context) -> str:
-        """The row whose field a post is judged against: the one named, or the one asked about."""
+    def _row(self, match: Match | None, ctx: Context) -> str:
+        """The row whose field a post is judged against: the one named, the one asked about, or
+        for a title (副主任护师) the row its name ends like (knowledge/fields.yaml titles)."""
         if match is not None and match.row_id:
             return match.row_id
+        surface = match.surface if match is not None else ctx.surface or ""
+        if (match is not None and match.target.startswith("title#")) or ctx.row in (
+                "title#intermediate", "title#senior"):
+            return next((row for ending, row in self.title_rows if surface.endswith(ending)), "")
         return ctx.row or ""
 
     def _also(self, tokens: list[str], match: Match | None) -> tuple[str, ...]:

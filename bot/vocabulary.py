@@ -43,8 +43,12 @@ def dictionary_words(lex: Mapping[str, Any], phrases: list[str]) -> list[str]:
 
 def field_words(kb: Knowledge) -> dict[str, tuple[str, ...]]:
     """Row id → words of its field: fields.yaml, and the words of its official names."""
+    # words are cut out anywhere; single characters (工, 员, 师) only at the end of a word,
+    # so that 工业废水处理工 gives 工业废水处理, not 业废水处理
     stop = sorted(kb.lexicon["field_stopwords"], key=len, reverse=True)
-    cut = re.compile("|".join([*map(re.escape, stop), r"\W+"]))
+    words = [re.escape(w) for w in stop if len(w) > 1]
+    ends = [re.escape(w) + r"(?=\W|$)" for w in stop if len(w) == 1]
+    cut = re.compile("|".join([*words, *ends, r"\W+"]))
     out = {}
     for row in kb.rows.values():  # 注册安全工程师 → 安全; 电梯安装维修工 → 电梯
         named = {part for name in row.names for part in cut.split(normalise_name(name))

@@ -52,7 +52,7 @@ MUTATIONS = (
              "        if level and row.levels and level not in row.levels:",
              "        if False:",
              "a level the row does not list is taken as the row (二级注册结构工程师 → row 34)"),
-    Mutation("asked_record", "bot/engine.py",
+    Mutation("asked_record", "bot/turns.py",
              '        conv["asked"] = [*conv["asked"], slot]',
              '        conv["asked"] = list(conv["asked"])',
              "the engine forgets which slots it asked (社保 asked again)"),

@@ -48,7 +48,7 @@ def test_private_dialog_to_a_verdict_with_buttons(tmp_path: Path) -> None:
         async with running_bot(api, tmp_path / "state.db"):
             api.say(chat, user, "/start", command=True)
             (welcome,) = await api.wait_sent(1)
-            assert welcome["text"] == tg.HELP
+            assert welcome["text"] == tg.HELP.format(days="30")
 
             api.say(chat, user, OPENINGS[0])
             expected = ref.handle(*key, OPENINGS[0])
@@ -303,7 +303,7 @@ def test_queued_messages_of_many_people_are_each_answered_once_in_order(tmp_path
         for who in people:
             key = (str(who["id"]), str(who["id"]))
             got = [p["text"] for p in sent if int(p["chat_id"]) == who["id"]]
-            want = [tg.HELP] + [tg.split_text(ref.handle(*key, t).text)[0] for t in said[1:]]
+            want = [tg.HELP.format(days="30")] + [tg.split_text(ref.handle(*key, t).text)[0] for t in said[1:]]
             assert got == want
 
     with FakeBotApi() as api:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from bot.assistant import build_assistant
 from bot.channels import telegram as tg
-from bot.store import MemoryStore, person_key
+from bot.store import MemoryStore, SqliteStore, person_key
 
 from .fake_telegram import FakeBotApi
 from .telegram_helpers import OPENINGS, running_bot
@@ -57,7 +58,7 @@ def test_a_send_that_times_out_after_it_was_sent_is_not_repeated(
             api.say(chat, user, "/help", command=True)  # the bot goes on as usual
             await api.wait_sent(2)
         assert [c.status for c in api.calls("sendMessage", ok=False)] == [200, 200]  # no retry
-        assert api.sent()[1]["text"] == tg.HELP
+        assert api.sent()[1]["text"] == tg.HELP.format(days="30")
 
     with caplog.at_level(logging.WARNING), FakeBotApi() as api:
         asyncio.run(scenario(api))
@@ -84,6 +85,37 @@ def test_forget_deletes_every_row_of_the_person_and_says_so(tmp_path: Path) -> N
                      for row in db.execute(f"SELECT * FROM {table}") for cell in row]
         assert not [cell for cell in cells if mine in cell or OPENINGS[0] in cell]
         assert any(theirs in cell for cell in cells)  # only that person's rows went
+
+    with FakeBotApi() as api:
+        asyncio.run(scenario(api))
+
+
+class FlakyStore(SqliteStore):
+    """A store whose first inbox write fails (a full disk, a locked file…)."""
+
+    fails = 1
+
+    def inbox_add(self, channel: str, items: Sequence[tuple[str, str, str]]) -> int:
+        if self.fails:
+            self.fails -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().inbox_add(channel, items)
+
+
+def test_updates_that_could_not_be_stored_are_not_acknowledged(tmp_path: Path) -> None:
+    """Telegram keeps them (the next getUpdates does not confirm them): fetched again, stored,
+    answered once."""
+
+    async def scenario(api: FakeBotApi) -> None:
+        store = tmp_path / "state.db"
+        user = person(1901, "小卫")
+        assistant = build_assistant(FlakyStore(store))
+        async with running_bot(api, store, assistant):
+            api.say(private_chat(user), user, OPENINGS[0])
+            await api.wait_sent(1, timeout=10)
+        fetched = [c for c in api.calls("getUpdates") if c.params.get("offset") in (None, 0)]
+        assert len(fetched) >= 2  # asked again from the start: the first fetch was not confirmed
+        assert len(api.sent()) == 1
 
     with FakeBotApi() as api:
         asyncio.run(scenario(api))

@@ -194,7 +194,7 @@ def test_pressing_details_keeps_the_options() -> None:
 
 
 def test_start_and_help_say_what_is_kept_and_for_how_long_in_one_line() -> None:
-    (line,) = [line for line in tg.HELP.splitlines() if "保存" in line]
+    (line,) = [line for line in tg.HELP.format(days="30").splitlines() if "保存" in line]
     assert "30 天" in line and "/forget" in line and "删除我的数据" in line
 
 

@@ -81,7 +81,7 @@ class TelegramChannel:
 
     def _respond(self, request: Request, chat: str, user: str, key: str, group: bool) -> Outgoing:
         if request.command in ("start", "help"):
-            return Outgoing(HELP)
+            return Outgoing(HELP.format(days=self.assistant.engine.retention))
         if request.command == "reset":
             return Outgoing.of(self.assistant.reset(chat, user), group)
         if request.command == "cancel":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import BotCommand
 
+# {days}: the retention period in force (BOT_RETENTION_DAYS, as the engine says it)
 HELP = (
     "我是落户助手,只回答一个问题:你的证书能不能用于上海《居住证》积分,或者居转户(落户)。\n"
     "我依据 2023 年的三份目录和六条说明,只问规则需要的事实,并告诉你答案依据的目录条目和说明。\n"
@@ -14,7 +15,7 @@ HELP = (
     "\n"
     "在群里请用「/ask 你的问题」、@我,或回复我的消息;每个人的对话互不影响。\n"
     "/reset 清空我们的对话,/cancel 放弃当前问题。\n"
-    "我只保存对话中你告诉我的情况,闲置 30 天自动删除;发送 /forget 或「删除我的数据」立即删除。"
+    "我只保存对话中你告诉我的情况,闲置 {days} 天自动删除;发送 /forget 或「删除我的数据」立即删除。"
 )
 ONLY_TEXT = "我只看得懂文字消息。请用文字告诉我你的证书和用途,例如「中级会计能积分吗」。"
 NOT_YOURS = "这个问题不是问你的。想问自己的情况,请发送 /ask 加上你的问题。"
