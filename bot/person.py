@@ -52,7 +52,7 @@ class PersonReader:
         self.posts = tuple(lexicon["posts"])
         # clauses about a past post or about obtaining the certificate (「在上海考的」) describe
         # no present post
-        self.past = frozenset((*lexicon["past_markers"], *lexicon["where_obtained"]["verbs"]))
+        self.past = words((*lexicon["past_markers"], *lexicon["where_obtained"]["verbs"]))
         self.negations = frozenset(lexicon["negations"])
 
     def own(self, said: Said) -> Said:
@@ -200,8 +200,7 @@ class PersonReader:
     def _posts(self, said: Said, answering: bool) -> list[Said]:
         """The clauses that describe the person's present post: in an answer all but the past
         ones (「在南通船厂工作时考的」); outside one, those about work (做, 当, 从事, 上班 …)."""
-        clauses = [c for c in said.clauses(self.breaks)
-                   if not any(t in self.past for t in c.tokens)]
+        clauses = [c for c in said.clauses(self.breaks) if not self.past.found_in(c)]
         if answering:
             return clauses
         return [c for c in clauses if any(  # a work word, or a word a work verb starts (开车)
