@@ -267,8 +267,9 @@ class Understander:
         fuzzy_text = "".join(t for t in tokens if t not in self.plain_words and _WORD.match(t))
         match = self.matcher.find(text, tokens, fuzzy_text=fuzzy_text if fuzzy_ok else "",
                                   level_words=list(level_words))
+        # 「注册会计帅」 holds 会计; 「监里工程师」 is no 监理: typed for 师, 理
         if match is None or match.fuzzy or ":" in match.target or match.target.startswith(
-                "title#"):  # 「注册会计帅」 holds 会计; 「监里工程师」 is no 监理: typed for 师, 理
+                "title#"):
             canonical = text.translate(self.matcher.confusables)
             again = self.matcher.find(canonical, None, None, list(level_words)) \
                 if canonical != text else None

@@ -303,7 +303,8 @@ def test_queued_messages_of_many_people_are_each_answered_once_in_order(tmp_path
         for who in people:
             key = (str(who["id"]), str(who["id"]))
             got = [p["text"] for p in sent if int(p["chat_id"]) == who["id"]]
-            want = [tg.HELP.format(days="30")] + [tg.split_text(ref.handle(*key, t).text)[0] for t in said[1:]]
+            welcome = tg.HELP.format(days="30")
+            want = [welcome] + [tg.split_text(ref.handle(*key, t).text)[0] for t in said[1:]]
             assert got == want
 
     with FakeBotApi() as api:

@@ -143,7 +143,8 @@ def test_webhook_mode_serves_stored_updates_through_python_m_bot(tmp_path: Path)
         expected = build_assistant(MemoryStore()).handle(str(user["id"]), str(user["id"]),
                                                          OPENINGS[0])
         assert params["text"] == expected.text
-        assert [p["text"] for p in api.sent()] == [expected.text, tg.HELP.format(days="30")]  # each once
+        welcome = tg.HELP.format(days="30")
+        assert [p["text"] for p in api.sent()] == [expected.text, welcome]  # each once
 
     with FakeBotApi() as api:
         asyncio.run(scenario(api))
