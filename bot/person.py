@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.text import Said, Words
+from bot.text import Said, WordIndex, Words
 
 UNKNOWN = "unknown"
 WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai", "elsewhere")
@@ -20,9 +20,10 @@ WHERE_VALUES = ("shanghai", "elsewhere_before", "other_province_while_shanghai",
 class PersonReader:
     """Readers for job_match, stem_degree, where_obtained and at_firm, from lexicon.yaml."""
 
-    def __init__(self, lexicon: Mapping[str, Any]) -> None:
+    def __init__(self, lexicon: Mapping[str, Any], index: WordIndex | None = None) -> None:
+        """``index``: shared with the message's other phrase sets (one pass per message)."""
         def words(items: Any) -> Words:
-            return Words(items)
+            return Words(items, index)
 
         answers = lexicon["answers"]
         self.unknown, self.no, self.yes = (words(answers[k]) for k in ("unknown", "no", "yes"))
@@ -214,7 +215,7 @@ class PersonReader:
 
 def _starting(said: Said, words: tuple[str, ...]) -> list[tuple[int, int]]:
     """Character spans of the tokens that start with one of ``words`` (安徽省立医院: 安徽)."""
-    edges = [*said.offsets(), len(said.text)]
+    edges = said.edges
     return [(edges[i], edges[i + 1]) for i, token in enumerate(said.tokens)
             if token not in words and token.startswith(words)]
 

@@ -13,8 +13,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-MAX_CHARS = 2000  # understanding reads this much of a message; the rest cannot change the answer
+MAX_CHARS = 1000  # understanding reads this much of a message (a chat question is far shorter);
+# the rest cannot change the answer, and every message then costs a few ms at most
 
+MAX_DIGITS = 32  # a longer run of digits is no number anyone means: the rest is not read
+_LONG_NUMBER = re.compile(r"[0-9０-９]{33,}")  # more than MAX_DIGITS
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _MENTION = re.compile(r"@\S{1,32}?(?=[\s\u2005\u00a0])|@[A-Za-z0-9_]{2,32}")
@@ -87,7 +90,7 @@ def normalise(text: str) -> str:
     Drops URLs, markup, @mentions, control and invisible characters; folds full-width forms
     (NFKC), traditional characters and case. Punctuation stays: it separates clauses.
     """
-    text = text[:MAX_CHARS]
+    text = _LONG_NUMBER.sub(lambda m: m[0][:MAX_DIGITS], text[:MAX_CHARS])
     text = _URL.sub(" ", text)
     text = _TAG.sub(" ", text)
     text = _MENTION.sub(" ", text)
@@ -134,23 +137,35 @@ class Said:
 
     tokens: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         return "".join(self.tokens)
 
     def __bool__(self) -> bool:
         return bool(self.tokens)
 
-    def offsets(self) -> list[int]:
-        """Character offset of each token in ``text``."""
+    @functools.cached_property
+    def edges(self) -> tuple[int, ...]:
+        """Character offset of each token in ``text``, and the end of the text."""
         out, at = [], 0
         for token in self.tokens:
             out.append(at)
             at += len(token)
-        return out
+        return (*out, at)
+
+    def offsets(self) -> list[int]:
+        """Character offset of each token in ``text``."""
+        return list(self.edges[:-1])
 
     def clauses(self, breaks: frozenset[str] = frozenset()) -> list[Said]:
-        """The piece cut at punctuation tokens and at the connectives in ``breaks``."""
+        """The piece cut at punctuation tokens and at the connectives in ``breaks`` (the same
+        list each time: what is found in a clause is found once)."""
+        cache = self.__dict__.setdefault("_clauses", {})
+        if breaks not in cache:
+            cache[breaks] = self._cut(breaks)
+        return cache[breaks]  # type: ignore[no-any-return]
+
+    def _cut(self, breaks: frozenset[str]) -> list[Said]:
         parts: list[list[str]] = [[]]
         for token in self.tokens:
             if _PUNCT_TOKEN.match(token) or token in breaks:
@@ -160,43 +175,76 @@ class Said:
         return [Said(tuple(p)) for p in parts if p]
 
 
+class WordIndex:
+    """The phrases of several ``Words`` sets, found in one pass over a message's words: every
+    set's occurrences come out of that pass (a long message costs one pass, not one per set)."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, list[int]] = {}  # phrase → the sets that hold it
+        self._prefixes: set[str] = set()
+        self._sets = 0
+
+    def register(self, phrases: Iterable[str]) -> int:
+        """Add a set of phrases; returns its key for ``matches``."""
+        key, self._sets = self._sets, self._sets + 1
+        for phrase in phrases:
+            self._owners.setdefault(phrase, []).append(key)
+            self._prefixes.update(phrase[:k] for k in range(1, len(phrase) + 1))
+        return key
+
+    def matches(self, said: Said, key: int) -> list[tuple[int, int]]:
+        """The occurrences of set ``key`` in ``said`` (see ``Words.matches``)."""
+        cache = said.__dict__.setdefault("_matches", {})
+        if id(self) not in cache:
+            cache[id(self)] = self._all(said)
+        return cache[id(self)].get(key, [])  # type: ignore[no-any-return]
+
+    def _all(self, said: Said) -> dict[int, list[tuple[int, int]]]:
+        text, edges, n = said.text, said.edges, len(said.tokens)
+        longest: dict[int, dict[int, int]] = {}  # set → first token → longest end token
+        for i in range(n):
+            for j in range(i + 1, n + 1):
+                piece = text[edges[i]:edges[j]]
+                if piece not in self._prefixes:  # no phrase goes on like this
+                    break
+                for key in self._owners.get(piece, ()):
+                    ends = longest.setdefault(key, {})
+                    ends[i] = max(ends.get(i, j), j)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for key, ends in longest.items():
+            found, taken = [], 0
+            for i in sorted(ends):
+                if i >= taken:
+                    found.append((i, ends[i]))
+                    taken = ends[i]
+            out[key] = found
+        return out
+
+
 class Words:
     """Phrases matched on whole words: a phrase counts only where it starts and ends at word
     boundaries of the message (计分 is not found in 会计分录; 非 is not found in 非常 or 非理工).
-    At each word, the longest phrase wins; occurrences do not overlap."""
+    At each word, the longest phrase wins; occurrences do not overlap. Sets that share a
+    ``WordIndex`` share the one pass over a message."""
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], index: WordIndex | None = None) -> None:
         self.words = tuple(sorted({p for p in phrases if p}, key=len, reverse=True))
-        self._set = frozenset(self.words)
-        self._longest = len(self.words[0]) if self.words else 0
+        self._index = index or WordIndex()
+        self._key = self._index.register(self.words)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.words)
 
     def matches(self, said: Said) -> list[tuple[int, int]]:
         """(first token, end token) of each occurrence."""
-        text, edges = said.text, [*said.offsets(), len(said.text)]
-        found, i, n = [], 0, len(said.tokens)
-        while i < n:
-            best = None
-            for j in range(i + 1, n + 1):
-                if edges[j] - edges[i] > self._longest:
-                    break
-                if text[edges[i]:edges[j]] in self._set:
-                    best = j
-            if best is None:
-                i += 1
-            else:
-                found.append((i, best))
-                i = best
-        return found
+        return self._index.matches(said, self._key)
 
     def found_in(self, said: Said) -> bool:
         return bool(self.matches(said))
 
     def spans(self, said: Said) -> list[tuple[int, int]]:
         """Character spans of the occurrences in ``said.text``."""
-        edges = [*said.offsets(), len(said.text)]
+        edges = said.edges
         return [(edges[a], edges[b]) for a, b in self.matches(said)]
 
     def last(self, said: Said) -> int | None:

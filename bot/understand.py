@@ -19,7 +19,7 @@ from bot.insurance import InsuranceReader
 from bot.knowledge import Knowledge, normalise_name
 from bot.matching import Match, Matcher
 from bot.person import UNKNOWN, PersonReader
-from bot.text import Said, Words, normalise
+from bot.text import Said, WordIndex, Words, normalise
 from bot.vocabulary import dictionary_words, field_words, lexicon_phrases
 
 _CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}")
@@ -113,11 +113,12 @@ class Understander:
     def __init__(self, kb: Knowledge, clock: Clock | None = None) -> None:
         self.kb = kb
         lex = kb.lexicon
+        index = WordIndex()  # every phrase set below is found in one pass over a message
         phrases = lexicon_phrases(lex)
         self.matcher = Matcher(kb, phrases, dictionary_words(lex, phrases))
 
         def words(items: Any) -> Words:
-            return Words(normalise_name(w) for w in items)
+            return Words((normalise_name(w) for w in items), index)
 
         self.intents = {name: words(items) for name, items in lex["intents"].items()}
         self.purposes = {key: words(lex["purposes"][key]) for key in PURPOSE_ORDER}
@@ -135,7 +136,7 @@ class Understander:
         self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
         self.cert_suffixes = sorted(self.cert_words, key=len, reverse=True)
         self.plain_words = frozenset(normalise_name(p) for p in phrases)
-        self.person = PersonReader(lex)
+        self.person = PersonReader(lex, index)
         windows = [int(rule.params["window_months"]) for rule in kb.rules()
                    if rule.check == "social_insurance"]
         # dates count up to the clock's today; no count exceeds the longest window a rule reads
