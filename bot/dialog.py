@@ -18,7 +18,7 @@ STATE_KEYS = ("slot", "prompt", "rule", "options", "next")
 ENGINE_PROMPTS = ("title_series",)  # prompts the engine uses besides the states' own
 REPLY_KEYS = (
     "help", "not_understood", "still_waiting", "reset", "cancel", "not_found", "forgotten",
-    "answer_reask", "no_credential", "which_credential",
+    "answer_reask", "no_credential", "which_credential", "both_purposes",
     "not_found_generic", "answer_unclear", "verdict", "purpose_assumed", "row_line", "row_titles",
     "row_no_title", "lingang_also", "todo_header", "todo_line",
     "level_line", "level_not_accepted", "talent_info", "economist_note",

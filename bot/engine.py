@@ -66,6 +66,8 @@ class Engine:
             Move("details", _intent("details"), self._details),
             Move("help", _intent("help"), lambda c, u, a: self.turns.help(c, a)),
             Move("clarify", _clarifies, self.turns.clarify),
+            Move("clarify again", lambda c, u, a: u.intent == "clarify" and a is not None,
+                 self._not_known),
             Move("thanks", lambda c, u, a: u.intent == "thanks" and _says_nothing(u),
                  lambda c, u, a: self.turns.help(c, a) if a else (c, Reply(self.t["thanks"]))),
             Move("occupation code", lambda c, u, a: u.code_row is not None,
@@ -204,6 +206,17 @@ class Engine:
         self.memory.update_facts(facts, {k: v for k, v in u.facts.items() if k != asking})
         return self._advance(conv, u, notes)
 
+    def _not_known(self, conv: State, u: Understanding, asking: str | None) -> Step:
+        """A question back a second time (「社平是多少?」 again): the fact is not known."""
+        assert asking is not None
+        if asking in ("level", "purpose"):
+            conv[f"{asking}_unknown"] = True
+        elif asking == "credential":
+            return self.turns.no_credential(conv)
+        else:
+            conv["facts"][asking] = UNKNOWN
+        return self._advance(conv, u, [])
+
     def _reask(self, conv: State, u: Understanding, slot: str, notes: list[str]) -> bool:
         """An answer that cannot be read is said so and asked once more; then it is 不清楚."""
         if u.unknown:
@@ -248,6 +261,8 @@ class Engine:
             return self.turns.not_found(conv, unknown_name, notes)
         if facts.get("purpose") == "settle" and u.settle_assumed:
             notes.append(self.t["purpose_assumed"])
+        if u.both_purposes:
+            notes.append(self.t["both_purposes"])
         if u.also and u.match is not None:
             notes.append(self.t["also_mentioned"].format(
                 names="、".join(f"「{n}」" for n in u.also), first=f"「{u.match.surface}」"))

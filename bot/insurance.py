@@ -152,8 +152,7 @@ class InsuranceReader:
         text = _PRIVATE.sub(" ", text[:MAX_CHARS])
         if not answering and not self.words["topic"].found_in(text):
             return None
-        if answering and self.unknown.found_in(text):
-            return UNKNOWN
+        # 「具体不清楚,HR说一直1.5倍」: what is stated is read; 不清楚 only when nothing is
         text = arabic_numerals(text)
         today = self.clock()
         corrected = self.words["correction"].last_end(text)
@@ -176,7 +175,8 @@ class InsuranceReader:
         said_multiple = "倍" in said.text and _MULTIPLE.search(said.text)  # 30倍: not a fact
         if not segments and answering and asked_multiple is not None and not said_multiple:
             months, latest = self._duration(said.text, said, whole=True)
-            if months is not None and self._yes_no(said.text) is not False:
+            gap = self.words["gap"].found_in(said.text)  # 「断过一次,大概两个月」: months unpaid
+            if months is not None and not gap and self._yes_no(said.text) is not False:
                 segments, recent = [[months, float(asked_multiple)]], [0] if latest else []
         if not segments:
             return None

@@ -112,12 +112,17 @@ class PersonReader:
             word in token for token in clause.tokens for word in self.long_topics)
 
     def where_obtained(self, said: Said, answering: bool) -> str | None:
-        """Where, and while working where, the certificate was obtained (see WHERE_VALUES)."""
-        w = self.where
-        if not answering and not w["topic"].found_in(said):
+        """Where, and while working where, the certificate was obtained (see WHERE_VALUES); a
+        place stated wins over a 不清楚 said beside it (「不太清楚,好像是回老家考的」)."""
+        if not answering and not self.where["topic"].found_in(said):
             return None
-        if answering and self.says_unknown(said):
+        value = self._where(said, answering)
+        if answering and value in (None, UNKNOWN) and self.says_unknown(said):
             return UNKNOWN
+        return value
+
+    def _where(self, said: Said, answering: bool) -> str | None:
+        w = self.where
         text = said.text
         verbs = w["verbs"].spans(said)
         verb = max((end for _, end in verbs), default=len(text))
@@ -186,10 +191,10 @@ class PersonReader:
             for clause in said.clauses(self.breaks):
                 if self.job_topic.found_in(clause):
                     return self.yes_no(clause)
+        if value is None and fields and self._other_post(said, fields, answering):
+            return False  # 「在物业公司做保安队长」: the post is 保安, whatever the workplace
         if value is not False and fields and self._post_in(said, fields, answering):
             return True
-        if value is None and fields and self._other_post(said, fields, answering):
-            return False
         return value
 
     def _other_post(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:

@@ -62,6 +62,7 @@ class Understanding:
         purpose: points, settle, talent or None.
         vague_purpose: it asks whether something is useful without saying for what.
         settle_assumed: it says 落户 loosely, not 居转户 by name (the reply says how it is read).
+        both_purposes: it asks about 积分 and 居转户 at once (积分 is answered first).
         facts: slot → value for every fact it states (values as in bot.person / bot.facts).
         months_said: a bare duration read as months of the social insurance said before.
         code_row: a 临港 row named by its occupation code.
@@ -87,6 +88,7 @@ class Understanding:
     purpose: str | None = None
     vague_purpose: bool = False
     settle_assumed: bool = False
+    both_purposes: bool = False
     facts: Mapping[str, Any] = field(default_factory=dict)
     months_said: Mapping[str, Any] | None = None
     code_row: str | None = None
@@ -123,6 +125,7 @@ class Understander:
         self.intents = {name: words(items) for name, items in lex["intents"].items()}
         self.purposes = {key: words(lex["purposes"][key]) for key in PURPOSE_ORDER}
         self.loose = words(lex["purpose_loose"])
+        self.purpose_both = words(lex["purpose_both"])
         self.settle_assumed = words(lex["settle_assumed"])
         self.negations = frozenset(lex["negations"])
         self.level_not_stated = frozenset((*lex["level_asked_before"], *lex["negations"]))
@@ -171,11 +174,15 @@ class Understander:
         purpose, vague = self._purpose(said, correction)
         if purpose is None and _POINTS_SAID.search(text):  # 「是不是加140分」 speaks of 积分
             purpose, vague = "points", False
+        both = purpose is None and self.purpose_both.found_in(said)
+        if both:  # 「两个都想知道」: 积分 first, 居转户 on request
+            purpose, vague = "points", False
         facts = self._facts(said, match, ctx)
         return Understanding(
             text=text, intent=self._intent(said), match=match, purpose=purpose,
             vague_purpose=vague, facts=facts, correction=correction,
             settle_assumed=purpose == "settle" and self._settle_assumed(said),
+            both_purposes=both,
             months_said=self._months_said(text, facts, ctx),
             code_row=self.codes.get(code[0]) if code else None,
             unknown=self.person.says_unknown(said), cert_hint=self._cert_hint(tokens, residue),

@@ -25,7 +25,8 @@ def lexicon_phrases(lex: Mapping[str, Any]) -> list[str]:
     for key in ("no_phrases", "yes_phrases", "topic"):
         out += lex["degree"][key]
     for key in ("purpose_loose", "function_words", "certificate_words", "post_words",
-                "job_change", "job_topic", "generic_titles", "negations", "level_asked_before"):
+                "job_change", "job_topic", "generic_titles", "negations", "level_asked_before",
+                "purpose_both"):
         out += lex[key]
     out += [w for items in lex.get("sub_questions", {}).values() for w in items]
     return [normalise_name(w) for w in out]
