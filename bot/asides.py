@@ -40,7 +40,7 @@ class Asides:
             facts = {"credential": target, "surface": match.surface, "level": match.level}
             decision = decide(self.kb, facts, self.dialog.slot_order)
             if decision.result is not None:
-                text = _text(self.writer.answer(decision, facts, []))
+                text = self.writer.answer(decision, facts, []).text
                 return text, decision.result, False
         row = self.kb.rows.get(target.split(":", 1)[-1])
         if row is None:  # a generic title
@@ -77,8 +77,3 @@ class Asides:
         catalogue = self.kb.catalogues[key]
         result = Result("info", None, None, (), tuple(row.id for row in catalogue.rows))
         return self.writer.catalogue_list(catalogue), result, True
-
-
-def _text(answer: Any) -> str:
-    """The full text of a Writer answer (a string, or an object with ``text``)."""
-    return answer if isinstance(answer, str) else str(answer.text)

@@ -112,13 +112,22 @@ class Assistant:
         return Reply(self.engine.t["forgotten"], forget=True)
 
     def reset(self, chat: str, user: str) -> Reply:
-        """Forget this person's conversation and say so."""
+        """Forget this person's conversation and say so. Never raises (see ``forget``)."""
         text = self.engine.t["reset"]
-        return self.store.update(self.key(chat, user), lambda _state: (None, Reply(text)))
+        try:
+            return self.store.update(self.key(chat, user), lambda _state: (None, Reply(text)))
+        except Exception as exc:
+            _log_error("failed to reset a conversation (%s)", _hash(self.key(chat, user)), exc)
+            return Reply(SORRY)
 
     def cancel(self, chat: str, user: str) -> Reply:
-        """Drop the question under way (facts about the person are kept) and say so."""
-        return self.store.update(self.key(chat, user), self.engine.cancel)
+        """Drop the question under way (facts about the person are kept) and say so. Never
+        raises (see ``forget``)."""
+        try:
+            return self.store.update(self.key(chat, user), self.engine.cancel)
+        except Exception as exc:
+            _log_error("failed to cancel a question (%s)", _hash(self.key(chat, user)), exc)
+            return Reply(SORRY)
 
     def pending(self, chat: str, user: str) -> tuple[str | None, int]:
         """The slot this person's conversation waits for and the turn number of that question."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from bot.dialog import load_dialog
+from bot.engine import Engine
 from bot.knowledge import KnowledgeError, load_knowledge, name_index
 
 
@@ -25,6 +26,13 @@ def main(argv: list[str]) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"check: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    try:  # the engine reads sub-keys of lexicon.yaml the loader does not list
+        Engine(kb, dialog)
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"lexicon.yaml / replies.yaml: the engine cannot be built: "
+              f"{type(exc).__name__} {exc}", file=sys.stderr)
+        print("check: 1 problem(s)", file=sys.stderr)
         return 1
     rows = {key: len(cat.rows) for key, cat in kb.catalogues.items()}
     print(f"check: ok — rows {rows}, {len(kb.notes)} notes, {len(name_index(kb))} names, "

@@ -19,6 +19,7 @@ ENGINE_PROMPTS = ("title_series",)  # prompts the engine uses besides the states
 REPLY_KEYS = (
     "help", "not_understood", "still_waiting", "reset", "cancel", "not_found", "forgotten",
     "answer_reask", "no_credential", "which_credential", "both_purposes",
+    "engine_error", "engine_restart", "slot_names",
     "not_found_generic", "answer_unclear", "verdict", "purpose_assumed", "row_line", "row_titles",
     "row_no_title", "lingang_also", "todo_header", "todo_line",
     "level_line", "level_not_accepted", "talent_info", "economist_note",

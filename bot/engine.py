@@ -13,14 +13,16 @@ certificate asked about before) and ``last_answer`` (the full text of the last a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any
 
+from bot import moves
 from bot.asides import Asides
 from bot.clock import Clock
 from bot.dialog import Dialog
 from bot.knowledge import Knowledge
 from bot.memory import PERSON_FACTS, Memory
+from bot.moves import Move
 from bot.person import UNKNOWN
 from bot.protocol import Reply
 from bot.replies import Writer
@@ -58,30 +60,30 @@ class Engine:
         self.moves: tuple[Move, ...] = (
             Move("empty", lambda c, u, a: not u.text,
                  lambda c, u, a: self.turns.help(c, a, not_understood=True)),
-            Move("reset", _intent("reset"),
+            Move("reset", moves.intent("reset"),
                  lambda c, u, a: (new_state(self.dialog), Reply(self.t["reset"]))),
-            Move("forget", _intent("forget"),
+            Move("forget", moves.intent("forget"),
                  lambda c, u, a: (None, Reply(self.t["forgotten"], forget=True))),
-            Move("cancel", _intent("cancel"), lambda c, u, a: self.cancel(c)),
-            Move("details", _intent("details"), self._details),
-            Move("help", _intent("help"), lambda c, u, a: self.turns.help(c, a)),
-            Move("clarify", _clarifies, self.turns.clarify),
+            Move("cancel", moves.intent("cancel"), lambda c, u, a: self.cancel(c)),
+            Move("details", moves.intent("details"), self._details),
+            Move("help", moves.intent("help"), lambda c, u, a: self.turns.help(c, a)),
+            Move("clarify", moves.clarifies, self.turns.clarify),
             Move("clarify again", lambda c, u, a: u.intent == "clarify" and a is not None,
                  self._not_known),
-            Move("thanks", lambda c, u, a: u.intent == "thanks" and _says_nothing(u),
+            Move("thanks", lambda c, u, a: u.intent == "thanks" and moves.says_nothing(u),
                  lambda c, u, a: self.turns.help(c, a) if a else (c, Reply(self.t["thanks"]))),
             Move("occupation code", lambda c, u, a: u.code_row is not None,
                  lambda c, u, a: self._aside(c, self.asides.info(self.kb.rows[str(u.code_row)]))),
-            Move("note question", _asks_requirements, self._note_question),
-            Move("lookup", _looks_up, self._lookup),
+            Move("note question", moves.asks_requirements, self._note_question),
+            Move("lookup", moves.looks_up, self._lookup),
             Move("catalogue", lambda c, u, a: u.intent == "lookup" and u.match is None
                  and bool(u.catalogue),
                  lambda c, u, a: self._aside(c, self.asides.catalogue(str(u.catalogue)))),
-            Move("notes", _asks_notes,
+            Move("notes", moves.asks_notes,
                  lambda c, u, a: self._aside(c, self.asides.notes(u.notes_about, u.purpose))),
-            Move("background", _asks_background, lambda c, u, a: self._aside(
+            Move("background", moves.asks_background, lambda c, u, a: self._aside(
                 c, self.asides.background(u.background_about, u.purpose))),
-            Move("greeting", lambda c, u, a: u.intent == "greeting" and _says_nothing(u),
+            Move("greeting", lambda c, u, a: u.intent == "greeting" and moves.says_nothing(u),
                  lambda c, u, a: self.turns.help(c, a)),
             Move("answer", lambda c, u, a: a is not None, self._answer),
             Move("opening", lambda c, u, a: True, self._opening),
@@ -101,18 +103,16 @@ class Engine:
         raise AssertionError("the last move always applies")
 
     def _context(self, conv: State, asking: str | None) -> Context:
-        asked = conv.get("ask_params")  # [window, months, multiple] of a 社保 question
-        old = conv["facts"].get("social_insurance")
-        segments = old.get("segments") if isinstance(old, Mapping) else None
-        said = (old.get("asked") or [None, None, segments[-1][1]]) if segments else None
+        """What reading the message depends on, from the state (a damaged value is left out)."""
+        facts = conv["facts"]
+        surface = facts.get("surface")
         return Context(
             asking=asking,
-            asked_multiple=float(asked[2]) if isinstance(asked, list) and len(asked) == 3
-            else None,
-            options=tuple(conv.get("options") or ()),
-            last_multiple=float(said[2]) if said and said[2] is not None else None,
-            row=str(conv["facts"].get("credential", "")).split(":", 1)[-1] or None,
-            surface=conv["facts"].get("surface"))
+            asked_multiple=_multiple_of(conv.get("ask_params")),  # [window, months, multiple]
+            options=tuple(str(o) for o in conv.get("options") or ()),
+            last_multiple=_said_multiple(facts.get("social_insurance")),
+            row=str(facts.get("credential", "")).split(":", 1)[-1] or None,
+            surface=surface if isinstance(surface, str) else None)
 
     def cancel(self, state: State | None) -> tuple[State, Reply]:
         """Drop the question under way; what the person said about themselves is kept."""
@@ -167,7 +167,7 @@ class Engine:
             else:
                 conv.setdefault("reasked", []).append("credential")
                 conv["not_found"] = u.residue if u.cert_hint else ""
-        elif u.match is not None and (u.correction or (_changes(u, facts) and not (
+        elif u.match is not None and (u.correction or (moves.changes(u, facts) and not (
                 asking == "level" and self.memory.level_of(conv, u)))):
             self.memory.new_credential(conv, u)
         elif u.correction and u.match is None and u.level_words and asking != "level" \
@@ -181,7 +181,7 @@ class Engine:
                 return self._advance(conv, u, notes)
             else:
                 conv["level_unknown"] = True
-        elif u.purpose and u.purpose != facts.get("purpose") and not _states_fact(u, asking):
+        elif u.purpose and u.purpose != facts.get("purpose") and not moves.states_fact(u, asking):
             facts["purpose"] = u.purpose  # 「那积分呢」 mid-question: the question changes
             conv["asked"] = []
         elif asking == "purpose":
@@ -319,82 +319,26 @@ class Engine:
                 return True
         return False
 
-class Move(NamedTuple):
-    """A dialog move: when it applies (state, understanding, slot asked) and what it does."""
-
-    name: str
-    when: Callable[[State, Understanding, str | None], bool]
-    do: Callable[[State, Understanding, str | None], Step]
-
-
-def _intent(name: str) -> Callable[[State, Understanding, str | None], bool]:
-    return lambda c, u, a: u.intent == name
+def _multiple_of(asked: Any) -> float | None:
+    """The multiple of a 社保 requirement kept as [window, months, multiple] (None if damaged)."""
+    try:
+        return float(asked[2]) if isinstance(asked, list) and len(asked) == 3 else None
+    except (TypeError, ValueError):
+        return None
 
 
-def _clarifies(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「什么意思?」 to a question, explained once (asked again it is 不清楚)."""
-    return u.intent == "clarify" and asking is not None and asking not in conv.get(
-        "clarified", [])
-
-
-def _ambiguous(u: Understanding) -> bool:
-    return u.match is not None and u.match.target.startswith("ambiguous:")
-
-
-def _asks_requirements(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「监理工程师积分需要什么条件」, unless it answers the pending question or also asks
-    whether the certificate can be used (「能加多少分,还是要满足什么条件」: a verdict)."""
-    return u.intent == "note_question" and (asking is None or asking not in u.facts) \
-        and not _ambiguous(u) and not (u.match and u.purpose and u.asks_eligibility)
-
-
-def _looks_up(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「焊工在目录里吗」: with a purpose (「对应什么职称?能落户吗」) it is asked instead."""
-    return u.intent == "lookup" and u.match is not None and not u.purpose and not _ambiguous(u)
-
-
-def _asks_notes(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「外地的证书能用吗」, 「评工程师一定要理工科吗」: a question about the notes, no
-    certificate of the person's named (a title in general at most)."""
-    general = u.match is None or (u.match.target.startswith("title#") and not u.purpose)
-    return asking is None and general and u.question and bool(u.notes_about) \
-        and set(u.facts) <= {"where_obtained", "stem_degree"} and not _follows_up(conv, u)
-
-
-def _asks_background(conv: State, u: Understanding, asking: str | None) -> bool:
-    """「在临港工作,居转户年限能缩短吗」, 「高级职称落户可以不用满七年吗」: a question a
-    background fact answers, about no certificate of the person's."""
-    general = u.match is None or u.generic_title
-    return asking is None and general and u.question and bool(u.background_about) \
-        and not u.facts and not _follows_up(conv, u)
-
-
-def _follows_up(conv: State, u: Understanding) -> bool:
-    """After an answer, more about the same certificate: another purpose (「那落户呢?是不是还要
-    满七年」: the sub-question is answered with the verdict) or a fact corrected (「其实是回老家
-    考的,有影响吗」)."""
-    if not conv["facts"].get("credential"):
-        return False
-    return bool(u.facts) or (bool(u.purpose) and u.purpose != conv["facts"].get("purpose"))
-
-
-def _says_nothing(u: Understanding) -> bool:
-    return u.match is None and not u.purpose and not u.facts
-
-
-def _states_fact(u: Understanding, slot: str) -> bool:
-    """The message gives the slot a value of substance, not a bare yes/no (「不对,我问落户」)."""
-    value = u.facts.get(slot)
-    if isinstance(value, dict):
-        return bool(value.get("segments"))
-    return value is not None and slot not in ("job_match", "at_firm")
-
-
-def _changes(u: Understanding, facts: dict[str, Any]) -> bool:
-    """An answer names another certificate by a full name (「那一建呢」), not in passing:
-    「大专会计」 or 「岗位是会计主管」 answer the question and leave the certificate alone."""
-    return (u.match is not None and u.match.target != facts.get("credential") and not u.facts
-            and not u.match.target.startswith(("unleveled:", "title#")))
+def _said_multiple(value: Any) -> float | None:
+    """The multiple of the social insurance said before (「其实是七个月」 keeps it)."""
+    if not isinstance(value, Mapping):
+        return None
+    asked = _multiple_of(value.get("asked"))
+    segments = value.get("segments")
+    if asked is not None or not isinstance(segments, list) or not segments:
+        return asked
+    try:
+        return float(segments[-1][1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
 
 
 def _valid(state: State | None, dialog: Dialog) -> State | None:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.datacache import YamlError, load_data
+from bot.knowledge_aliases import aliases, fields
 from bot.knowledge_model import (
     CATALOGUES,
     CHECKS,
@@ -39,6 +40,7 @@ from bot.knowledge_model import (
     freeze,
     normalise_name,
 )
+from bot.knowledge_reader import Reader, as_dict, as_list
 from bot.names import LEVEL_PREFIX, LEVEL_SUFFIX, name_index, row_names
 from bot.protocol import PURPOSES, REASONS, SLOTS
 
@@ -52,64 +54,6 @@ __all__ = [
 KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 
-class _Reader:
-    """Reads one file's parsed YAML, collecting problems instead of raising."""
-
-    def __init__(self, file: str, problems: list[Problem]) -> None:
-        self.file, self.problems = file, problems
-
-    def problem(self, place: str, value: object, message: str) -> None:
-        self.problems.append(Problem(self.file, place, value, message))
-
-    def mapping(
-        self, value: Any, place: str, required: Iterable[str], optional: Iterable[str] = ()
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.problem(place, value, "expected a mapping")
-            return {}
-        required, allowed = tuple(required), set(required) | set(optional)
-        for key in value:
-            if key not in allowed:
-                self.problem(f"{place}.{key}", key, f"unknown key; allowed: {sorted(allowed)}")
-        for key in required:
-            if key not in value:
-                self.problem(place, None, f"missing key {key!r}")
-        return value
-
-    def strings(
-        self, value: Any, place: str, allowed: Iterable[str] | None = None
-    ) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self.problem(place, value, "expected a list of strings")
-            return ()
-        out = []
-        options = tuple(allowed) if allowed is not None else None
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                self.problem(f"{place}[{i}]", item, "expected a non-empty string")
-            elif options is not None and item not in options:
-                self.problem(f"{place}[{i}]", item, f"not allowed; allowed: {list(options)}")
-            else:
-                out.append(item)
-        return tuple(out)
-
-    def text(self, value: Any, place: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.problem(place, value, "expected a non-empty string")
-            return ""
-        return value
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[Any, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _load_file(directory: Path, name: str, problems: list[Problem]) -> Any:
     try:
         return load_data(directory / name)
@@ -118,13 +62,13 @@ def _load_file(directory: Path, name: str, problems: list[Problem]) -> Any:
         return None
 
 
-def _catalogue(data: Any, key: str, reader: _Reader) -> Catalogue:
+def _catalogue(data: Any, key: str, reader: Reader) -> Catalogue:
     top = reader.mapping(data, key, ("catalogue", "name", "short", "rows"))
     if top.get("catalogue") != key:
         reader.problem("catalogue", top.get("catalogue"), f"expected {key!r}")
     rows: list[Row] = []
     seen: set[int] = set()
-    raw_rows = _list(top.get("rows"))
+    raw_rows = as_list(top.get("rows"))
     fields = {"professional": ("levels", "titles", "senior"), "skilled": (),
               "lingang": ("code",)}[key]
     for i, raw in enumerate(raw_rows):
@@ -161,11 +105,11 @@ def _catalogue(data: Any, key: str, reader: _Reader) -> Catalogue:
                      tuple(sorted(rows, key=lambda r: r.n)))
 
 
-def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[str, Note],
+def _notes(data: Any, reader: Reader, rows: Mapping[str, Row]) -> tuple[dict[str, Note],
                                                                         dict[str, Purpose]]:
     top = reader.mapping(data, "notes.yaml", ("notes", "purposes"))
     notes: dict[str, Note] = {}
-    for i, raw in enumerate(_list(top.get("notes"))):
+    for i, raw in enumerate(as_list(top.get("notes"))):
         place = f"notes[{i}]"
         item = reader.mapping(raw, place, ("id", "text", "summary", "rules"), ("topics",))
         note_id = reader.text(item.get("id"), f"{place}.id")
@@ -178,7 +122,7 @@ def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[st
                               reader.text(item.get("summary"), f"{place}.summary"),
                               reader.strings(item.get("topics"), f"{place}.topics"), tuple(rules))
     purposes: dict[str, Purpose] = {}
-    raw_purposes = _dict(top.get("purposes"))
+    raw_purposes = as_dict(top.get("purposes"))
     for key, raw in raw_purposes.items():
         place = f"purposes.{key}"
         if key not in PURPOSES:
@@ -200,7 +144,7 @@ def _notes(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[dict[st
     return notes, purposes
 
 
-def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, Row]) -> Rule:
+def _rule(raw: Any, place: str, note: str, reader: Reader, rows: Mapping[str, Row]) -> Rule:
     item = reader.mapping(raw, place, ("purposes", "slot", "check", "reason"),
                           ("kinds", "grades", "rows", "when", "params", "summary"))
     slot, check, reason = item.get("slot"), item.get("check"), item.get("reason")
@@ -239,12 +183,12 @@ def _rule(raw: Any, place: str, note: str, reader: _Reader, rows: Mapping[str, R
     )
 
 
-def _titles(data: Any, reader: _Reader) -> tuple[dict[str, Title], tuple[str, ...]]:
+def _titles(data: Any, reader: Reader) -> tuple[dict[str, Title], tuple[str, ...]]:
     top = reader.mapping(data, "titles.yaml", ("titles",), ("jobs",))
     titles: dict[str, Title] = {}
     if "titles" in top and not isinstance(top["titles"], dict):
         reader.problem("titles", type(top["titles"]).__name__, "expected a mapping")
-    for key, raw in _dict(top.get("titles")).items():
+    for key, raw in as_dict(top.get("titles")).items():
         place = f"titles.{key}"
         if key not in ("title#intermediate", "title#senior"):
             reader.problem(place, key, "allowed: title#intermediate, title#senior")
@@ -258,7 +202,7 @@ def _titles(data: Any, reader: _Reader) -> tuple[dict[str, Title], tuple[str, ..
     return titles, reader.strings(top.get("jobs"), "jobs")
 
 
-def _near_misses(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[NearMiss, ...]:
+def _near_misses(data: Any, reader: Reader, rows: Mapping[str, Row]) -> tuple[NearMiss, ...]:
     top = reader.mapping(data, "near_misses.yaml", ("near_misses",))
     out = []
     for i, raw in enumerate(top.get("near_misses") or []):
@@ -276,7 +220,7 @@ def _near_misses(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[N
     return tuple(out)
 
 
-def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, int], str]:
+def _background(data: Any, reader: Reader) -> tuple[dict[str, Fact], dict[str, int], str]:
     top = reader.mapping(data, "background.yaml", ("facts", "points_by_grade", "source_note"))
     facts: dict[str, Fact] = {}
     for i, raw in enumerate(top.get("facts") or []):
@@ -292,67 +236,12 @@ def _background(data: Any, reader: _Reader) -> tuple[dict[str, Fact], dict[str, 
     if "points_by_grade" in top and not isinstance(top["points_by_grade"], dict):
         reader.problem("points_by_grade", type(top["points_by_grade"]).__name__,
                        "expected a mapping of grade → points")
-    for grade, value in _dict(top.get("points_by_grade")).items():
+    for grade, value in as_dict(top.get("points_by_grade")).items():
         if grade not in GRADES or not isinstance(value, int):
             reader.problem(f"points_by_grade.{grade}", value, f"grades: {list(GRADES)}, int")
         else:
             points[grade] = value
     return facts, points, str(top.get("source_note", ""))
-
-
-def _aliases(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> tuple[
-        dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, Ambiguous]]:
-    top = reader.mapping(data, "aliases.yaml", ("aliases", "unleveled"), ("ambiguous",))
-    out = []
-    for section in ("aliases", "unleveled"):
-        table: dict[str, tuple[str, ...]] = {}
-        raw = _dict(top.get(section))
-        for row_id, names in raw.items():
-            if row_id not in rows:
-                reader.problem(f"{section}.{row_id}", row_id, "unknown catalogue row")
-            table[row_id] = reader.strings(names, f"{section}.{row_id}")
-        out.append(table)
-    return out[0], out[1], _ambiguous(top.get("ambiguous"), reader, rows)
-
-
-def _fields(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> dict[str, tuple[str, ...]]:
-    """fields.yaml: row id → words that name a post in that row's field (note 1)."""
-    top = reader.mapping(data, "fields.yaml", ("fields",), ("titles",))
-    out: dict[str, tuple[str, ...]] = {}
-    for row_id, words in _dict(top.get("fields")).items():
-        if row_id not in rows:
-            reader.problem(f"fields.{row_id}", row_id, "unknown catalogue row")
-        out[str(row_id)] = reader.strings(words, f"fields.{row_id}")
-    for ending, row_id in _dict(top.get("titles")).items():
-        if row_id not in rows:
-            reader.problem(f"titles.{ending}", row_id, "unknown catalogue row")
-        out[f"title:{ending}"] = (str(row_id),)
-    return out
-
-
-def _ambiguous(data: Any, reader: _Reader, rows: Mapping[str, Row]) -> dict[str, Ambiguous]:
-    """``ambiguous:`` of aliases.yaml: key → {names, candidates: {label: row id or near}}."""
-    if data is not None and not isinstance(data, dict):
-        reader.problem("ambiguous", type(data).__name__, "expected a mapping of name → entry")
-    out: dict[str, Ambiguous] = {}
-    for key, raw in _dict(data).items():
-        place = f"ambiguous.{key}"
-        item = reader.mapping(raw, place, ("names", "candidates"))
-        candidates = item.get("candidates")
-        if not isinstance(candidates, dict) or len(candidates) < 2:
-            reader.problem(f"{place}.candidates", candidates,
-                           "expected a mapping of at least two labels → row id or near")
-            candidates = {}
-        for label, target in candidates.items():
-            if target != "near" and target not in rows:
-                reader.problem(f"{place}.candidates.{label}", target,
-                               "expected a catalogue row id or near")
-        names = reader.strings(item.get("names"), f"{place}.names")
-        if not names:
-            reader.problem(f"{place}.names", item.get("names"), "expected at least one name")
-        out[str(key)] = Ambiguous(str(key), names, tuple(
-            (str(label), str(target)) for label, target in candidates.items()))
-    return out
 
 
 LEXICON_SECTIONS = (
@@ -372,8 +261,8 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
     """
     problems: list[Problem] = []
 
-    def reader(name: str) -> tuple[Any, _Reader]:
-        return _load_file(directory, name, problems), _Reader(name, problems)
+    def reader(name: str) -> tuple[Any, Reader]:
+        return _load_file(directory, name, problems), Reader(name, problems)
 
     catalogues = {}
     for key in CATALOGUES:
@@ -389,8 +278,8 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             if fact_id not in facts:
                 problems.append(Problem("notes.yaml", f"purposes.{key}.background", fact_id,
                                         f"unknown background fact; known: {sorted(facts)}"))
-    aliases, unleveled, ambiguous = _aliases(*reader("aliases.yaml"), rows)
-    fields = _fields(*reader("fields.yaml"), rows)
+    alias_table, unleveled, ambiguous = aliases(*reader("aliases.yaml"), rows)
+    field_table = fields(*reader("fields.yaml"), rows)
     lex_data, lex = reader("lexicon.yaml")
     lexicon = lex.mapping(lex_data, "lexicon.yaml", LEXICON_SECTIONS, ("sub_questions",))
     if problems:
@@ -399,10 +288,10 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         catalogues=MappingProxyType(catalogues), rows=MappingProxyType(rows),
         notes=MappingProxyType(notes), purposes=MappingProxyType(purposes),
         titles=MappingProxyType(titles), near_misses=near, facts=MappingProxyType(facts),
-        points_by_grade=MappingProxyType(points), aliases=MappingProxyType(aliases),
+        points_by_grade=MappingProxyType(points), aliases=MappingProxyType(alias_table),
         unleveled=MappingProxyType(unleveled), lexicon=freeze(lexicon), source_note=source_note,
         ambiguous=MappingProxyType(ambiguous), job_words=job_words,
-        fields=MappingProxyType(fields),
+        fields=MappingProxyType(field_table),
     )
     names = name_index(kb, problems.append)
     if problems:

@@ -37,37 +37,6 @@ _CLAUSE_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 _LATIN_PAIR = re.compile(r"(?<![a-z] )(?<![a-z])([a-z]+) +([a-z]+)(?![a-z])(?! +[a-z])")
 
 
-class Phrases:
-    """A set of phrases searched for at once: one compiled alternation, longest first."""
-
-    def __init__(self, words: Iterable[str]) -> None:
-        self.words = tuple(sorted({w for w in words if w}, key=len, reverse=True))
-        self._pattern = re.compile("|".join(map(re.escape, self.words))) if self.words else None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.words)
-
-    def found_in(self, text: str) -> bool:
-        return bool(self._pattern and self._pattern.search(text))
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the phrases occur: (start, end) of each non-overlapping occurrence."""
-        return [m.span() for m in self._pattern.finditer(text)] if self._pattern else []
-
-    def distance(self, text: str, position: int) -> int | None:
-        """How far the nearest phrase occurrence is from ``position`` (None: no phrase)."""
-        if not self._pattern:
-            return None
-        gaps = [min(abs(m.start() - position), abs(m.end() - position))
-                for m in self._pattern.finditer(text)]
-        return min(gaps) if gaps else None
-
-    def at_start(self, text: str) -> int | None:
-        """The length of the longest phrase the text starts with, or None."""
-        match = self._pattern.match(text) if self._pattern else None
-        return match.end() if match else None
-
-
 @functools.cache
 def _t2s() -> Callable[[str], str]:
     import opencc
@@ -152,10 +121,6 @@ class Said:
             out.append(at)
             at += len(token)
         return (*out, at)
-
-    def offsets(self) -> list[int]:
-        """Character offset of each token in ``text``."""
-        return list(self.edges[:-1])
 
     def clauses(self, breaks: frozenset[str] = frozenset()) -> list[Said]:
         """The piece cut at punctuation tokens and at the connectives in ``breaks`` (the same

@@ -56,7 +56,7 @@ class Turns:
             conv.pop(done, None)
         answer = self.writer.answer(decision, conv["facts"], notes,
                                     {**conv.pop("asks", {}), **u.asks})
-        text, brief = (answer, "") if isinstance(answer, str) else (answer.text, answer.brief)
+        text, brief = answer.text, answer.brief
         result = decision.result
         if result is not None and result.credential:
             twins = self.asides.twin_of(result.credential)  # on both lists: cite both

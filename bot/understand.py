@@ -63,7 +63,7 @@ class Understanding:
         vague_purpose: it asks whether something is useful without saying for what.
         settle_assumed: it says 落户 loosely, not 居转户 by name (the reply says how it is read).
         both_purposes: it asks about 积分 and 居转户 at once (积分 is answered first).
-        facts: slot → value for every fact it states (values as in bot.person / bot.facts).
+        facts: slot → value for every fact it states (values as in bot.person / bot.insurance).
         months_said: a bare duration read as months of the social insurance said before.
         code_row: a 临港 row named by its occupation code.
         correction: it corrects something said before (「说错了」).

@@ -308,3 +308,17 @@ def test_the_shipped_names_have_one_meaning_each(kb: Knowledge) -> None:
     assert set(kb.ambiguous) >= {"评估师", "监理", "药剂师"}
     assert kb.rows["professional#33"].levels[0] == "二级"
     assert not {normalise_name(w) for w in kb.job_words} & set(kb.names)
+
+
+def test_check_reports_a_lexicon_sub_key_the_engine_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A sub-key the loader does not list (social_insurance.denied) is still reported, as one
+    line, instead of a traceback when a channel builds the engine."""
+    from bot import check
+
+    directory = broken_copy(tmp_path, [("lexicon.yaml", "  denied: [", "  refused: [")])
+    monkeypatch.setattr(check, "load_knowledge", lambda: load_knowledge(directory))
+    assert check.main([]) == 1
+    err = capsys.readouterr().err
+    assert "denied" in err and "engine cannot be built" in err

@@ -3,8 +3,6 @@ social-insurance reader over any text (property tests)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -15,6 +13,7 @@ from bot.assistant import SORRY, Assistant
 from bot.clock import ClockError, clock_from_env, fixed, months_since, parse_today
 from bot.engine import Engine
 from bot.insurance import ALL_MONTHS, InsuranceReader, evaluate_social_insurance
+from bot.insurance import MAX_CHARS as READ_CHARS
 from bot.knowledge import load_knowledge
 from bot.numbers import MAX_MONTHS, MAX_MULTIPLE, arabic_numerals, chinese_number
 from bot.store import MemoryStore
@@ -149,26 +148,17 @@ def test_a_damaged_stored_value_is_judged_without_raising(value: object) -> None
             assert found is None or 0 <= found <= rule[0]
 
 
-def _cost(call: Callable[[], object], repeat: int = 7, number: int = 20) -> float:
-    """The least time one call takes (seconds): the minimum of ``repeat`` batches."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - started) / number)
-    return best
-
-
 @pytest.mark.parametrize("text", [
     "三四五" * 300 + "年", "9" * 2000, ("三十六个月一倍三" * 300)[:2000],
     ("2025年1月开始" * 300)[:2000], ("百分之一百三十" * 300)[:2000],
     ("123456789年月倍个" * 200)[:2000], ("三四五" * 700)[:2000], "9" * 1990 + "一直1.5倍",
     "一直1.5倍" + "9" * 1990 + "个1月", "近" + "8" * 1999])
-def test_any_2000_characters_are_read_without_a_hang(reader: InsuranceReader, text: str) -> None:
-    # Not a budget (the bench prints the cost of a 2,000-digit answer beside a normal one): a
-    # guard with a wide margin against work that grows faster than the text (550 ms once).
-    assert _cost(lambda: reader.read(text, True, 1.3), repeat=3, number=1) < 0.2
+def test_any_2000_characters_are_read_and_nothing_beyond(
+        reader: InsuranceReader, text: str) -> None:
+    # What it costs is the bench's figure (a 2,000-digit answer beside a normal one); here: it
+    # is read without raising, and what follows the first MAX_CHARS changes nothing.
+    padded = (text + "," * READ_CHARS)[:READ_CHARS]
+    assert reader.read(padded, True, 1.3) == reader.read(padded + "一直1.5倍" * 500, True, 1.3)
 
 
 @pytest.mark.parametrize("text", [

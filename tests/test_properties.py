@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +15,7 @@ from bot.assistant import SORRY, Assistant
 from bot.engine import Engine
 from bot.protocol import SLOTS, VERDICTS, Reply
 from bot.store import MemoryStore
+from bot.text import MAX_CHARS
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -128,14 +128,16 @@ def test_a_damaged_stored_state_is_survived(engine: Engine, state: object) -> No
         check(assistant.handle("c", "u", "中级会计能落户吗"), engine)
 
 
-def test_a_100_kb_message_is_answered_quickly(engine: Engine) -> None:
+def test_a_100_kb_message_is_read_as_its_first_part(engine: Engine) -> None:
+    """The work per message is capped: a message of any length is read as its first
+    MAX_CHARS characters (the bench prints what a long message costs)."""
     rng = random.Random(2023)
     noise = "".join(chr(rng.choice([rng.randrange(0x20, 0x7F), rng.randrange(0x4E00, 0x9FA5),
                                     rng.randrange(0x1F300, 0x1F64F)])) for _ in range(100_000))
-    assistant = Assistant(engine, MemoryStore())
     for text in ("中级会计能落户吗" + "哈" * 100_000, noise, "对" * 100_000,
                  "一直1.5倍," * 20_000):
-        started = time.perf_counter()
+        whole, cut = Assistant(engine, MemoryStore()), Assistant(engine, MemoryStore())
         with no_error_logged():
-            check(assistant.handle("c", "u", text), engine)
-        assert time.perf_counter() - started < 2.0
+            reply = whole.handle("c", "u", text)
+            check(reply, engine)
+        assert reply == cut.handle("c", "u", text[:MAX_CHARS])

@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 MAX_CLOCK_SKEW = 300.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 class Core(Protocol):
     """The part of ``bot.assistant.Assistant`` this channel uses."""

@@ -286,21 +286,28 @@ def test_one_persons_updates_stay_in_order_while_others_run_concurrently() -> No
         await processor.initialize()
         log: list[str] = []
 
-        async def handle(name: str, pause: float) -> None:
+        # a1 cannot finish until g1 (another conversation) has run: if the processor kept
+        # other people waiting behind a1, this would never end (the wait_for fails it)
+        release = asyncio.Event()
+
+        async def handle(name: str) -> None:
             log.append(f"{name}+")
-            await asyncio.sleep(pause)
+            if name == "a1":
+                await release.wait()
+            if name == "g1":
+                release.set()
             log.append(f"{name}-")
 
-        jobs = [  # (name, update, pause): a1 is slow; a2 and a3 must still wait for it
-            ("a1", update(1, 10, 10), 0.05),
-            ("b1", update(2, 20, 20), 0.0),
-            ("a2", update(3, 10, 10), 0.0),
-            ("g1", update(4, -5, 10), 0.0),  # the same user in a group: another conversation
-            ("a3", update(5, 10, 10), 0.0),
+        jobs = [  # a2 and a3 must still wait for a1
+            ("a1", update(1, 10, 10)),
+            ("b1", update(2, 20, 20)),
+            ("a2", update(3, 10, 10)),
+            ("g1", update(4, -5, 10)),  # the same user in a group: another conversation
+            ("a3", update(5, 10, 10)),
         ]
-        await asyncio.gather(
-            *(processor.process_update(u, handle(name, pause)) for name, u, pause in jobs)
-        )
+        await asyncio.wait_for(asyncio.gather(
+            *(processor.process_update(u, handle(name)) for name, u in jobs)
+        ), timeout=10)
         return log
 
     log = asyncio.run(scenario())

@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot.assistant import Assistant
+from bot.logsafe import log_failure
 from bot.store import Store, message_key, person_key
 
 from .addressing import Request, read_request, replies_to
@@ -158,7 +159,7 @@ class TelegramChannel:
         try:
             await app.bot.set_my_commands(COMMANDS)
         except TelegramError as exc:
-            logger.warning("setMyCommands 失败,命令菜单未更新: %s", exc)
+            logger.warning("setMyCommands 失败,命令菜单未更新: %s", type(exc).__name__)
         pending = self.inbox.pending(app.bot)
         if pending:
             logger.info("先处理收件箱中未处理完的 %d 条更新", len(pending))
@@ -183,8 +184,8 @@ class TelegramChannel:
             return
         try:
             out = compute()
-        except Exception:  # the core or the store failed: apologise, keep running
-            logger.exception("处理更新 %d 失败", update.update_id)
+        except Exception as exc:  # the core or the store failed: apologise, keep running
+            log_failure(logger, f"处理更新 {update.update_id} 失败", exc)
             out = Outgoing(SORRY)
         outcome = await send(context.bot, out, target)
         if outcome is Outcome.UNDELIVERED:
@@ -210,9 +211,11 @@ async def _quietly(call: Any) -> None:
     try:
         await call
     except TelegramError as exc:
-        logger.info("次要请求失败: %s", exc)
+        logger.info("次要请求失败: %s", type(exc).__name__)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every error (the update stays in the inbox and is handled again on the next start)."""
-    logger.error("处理更新时出错", exc_info=context.error)
+    error = context.error
+    if error is not None:  # by type and stack: an exception's message may quote the text
+        log_failure(logger, "处理更新时出错", error)

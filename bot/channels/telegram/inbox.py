@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
+from bot.logsafe import log_failure
 from bot.store import Store
 from bot.store_schema import person_key
 
@@ -105,7 +106,7 @@ class InboxBot(ExtBot[None]):
             try:
                 self.inbox.add(updates)
             except Exception as exc:
-                logger.exception("收到的 %d 条更新未能存入收件箱,稍后重取", len(updates))
+                log_failure(logger, f"收到的 {len(updates)} 条更新未能存入收件箱,稍后重取", exc)
                 raise TelegramError("updates not stored") from exc
         return updates
 
@@ -131,8 +132,8 @@ def webhook_app(
             return web.Response(status=400, text="not an update")
         try:
             inbox.add([update])
-        except Exception:
-            logger.exception("更新 %d 未能存入收件箱", update.update_id)
+        except Exception as exc:
+            log_failure(logger, f"更新 {update.update_id} 未能存入收件箱", exc)
             return web.Response(status=500, text="not stored")
         await app.update_queue.put(update)
         return web.Response(text="ok")

@@ -175,16 +175,17 @@ async def deliver(call: Callable[[], Awaitable[object]]) -> Outcome:
         except TelegramError as exc:
             outcome = classify(exc)
             if outcome is Outcome.AMBIGUOUS:
-                logger.warning("发送结果不明(%s),不重发以免重复: %s", type(exc).__name__, exc)
+                logger.warning("发送结果不明(%s),不重发以免重复", type(exc).__name__)
                 return outcome
             if outcome is Outcome.REFUSED:
-                logger.warning("Telegram 拒绝了发送,不再重试: %s", exc)
+                logger.warning("Telegram 拒绝了发送,不再重试: %s", type(exc).__name__)
                 return outcome
             if attempt == SEND_ATTEMPTS:
-                logger.error("发送失败 %d 次,稍后再试: %s", attempt, exc)
+                logger.error("发送失败 %d 次,稍后再试: %s", attempt, type(exc).__name__)
                 return outcome
             wait = exc.retry_after if isinstance(exc, RetryAfter) else 0.5 * 2 ** (attempt - 1)
-            logger.warning("发送失败(第 %d 次),%s 秒后重试: %s", attempt, _seconds(wait), exc)
+            logger.warning("发送失败(第 %d 次),%s 秒后重试: %s", attempt, _seconds(wait),
+                           type(exc).__name__)
             await asyncio.sleep(_seconds(wait))
     raise AssertionError("unreachable")
 
