@@ -347,6 +347,9 @@ def _valid(state: State | None, dialog: Dialog) -> State | None:
         return None
     if not isinstance(state.get("facts"), dict) or not isinstance(state.get("asked"), list):
         return None
-    if state.get("state") not in dialog.states:
+    name, turn = state.get("state"), state.get("turn", 0)
+    if not isinstance(name, str) or name not in dialog.states:
+        return None
+    if not isinstance(turn, int) or isinstance(turn, bool):
         return None
     return state
