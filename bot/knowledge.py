@@ -249,7 +249,8 @@ LEXICON_SECTIONS = (
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
     "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before",
-    "field_stopwords", "posts", "past_markers", "purpose_both", "function_words",
+    "field_stopwords", "posts", "past_markers", "purpose_both", "selves", "proxies",
+    "function_words",
 )
 
 

@@ -80,6 +80,7 @@ class Matcher:
         self.fuzzy_names = [name for name in self.index if len(name) >= 3]
         self.lingang_also = _lingang_twins(kb)
         self.confusables = str.maketrans(dict(kb.lexicon["confusables"]))
+        self.post_verbs = frozenset(w for w in kb.lexicon["post_words"] if len(w) == 1)
         self.licences = frozenset(f"near:{i}" for i, near in enumerate(kb.near_misses)
                                   if near.kind == "licence")
 
@@ -98,16 +99,24 @@ class Matcher:
         tokens = self.tokens(text) if tokens is None else tokens
         if level_words is None:
             level_words = [t for t in tokens if t in self.prof_levels or t in self.skill_levels]
+        hits = [i for i, token in enumerate(tokens) if token in self.index]
+        rows = [i for i in hits if not self.index[tokens[i]].startswith(
+            ("near:", "unleveled:", "title#", "ambiguous:"))]
         for i, token in enumerate(tokens):  # 「焊工特种作业操作证」: the licence is held
             # a bare short licence word right after a listed name belongs to that name:
             # 「法律职业资格A证」 is not 安全员A证
             named = self.index.get(tokens[i - 1], "near:") if i else "near:"
             suffix = len(token) <= 2 and not named.startswith(("near:", "unleveled:", "title#"))
-            if self.index.get(token, "") in self.licences and not suffix:
+            # a listed certificate named on its own besides the licence is the one asked about
+            # (「卫生中级…另外我还有执业医师资格」)
+            apart = any(abs(j - i) > 1 and not (j and tokens[j - 1] in self.post_verbs)
+                        for j in rows)  # 「当电工」 names a post, not a certificate
+            if self.index.get(token, "") in self.licences and not suffix and not apart:
                 return Match(self.index[token], token)
-        hits = [i for i, token in enumerate(tokens) if token in self.index]
-        # a full name beats a vague one said in passing: 「在事务所做审计,注会能落户吗」 is 注会
-        full = [i for i in hits if not self.index[tokens[i]].startswith(("unleveled:", "title#"))]
+        # a full name beats a vague one said in passing: 「在事务所做审计,注会能落户吗」 is 注会;
+        # a listed one beats one known to be outside the catalogues (「二建、注安、PMP」: 注安)
+        full = rows or [i for i in hits
+                        if not self.index[tokens[i]].startswith(("unleveled:", "title#"))]
         for i in (full or hits)[:1]:
             token = tokens[i]
             # A known name glued to unknown characters (消仿工程师) may be a longer name

@@ -33,8 +33,9 @@ class PersonReader:
         # subject names are read inside the words of a clause about the degree (会计学 → 会计)
         self.degree_fields = [(True, tuple(degree["yes_fields"])),
                               (False, tuple(degree["no_fields"]))]
-        self.degree_words = [(False, tuple(degree["no_phrases"])),
-                             (True, tuple(degree["yes_phrases"]))]
+        # inside words only phrases of two characters or more (文凭 holds no 文科)
+        self.degree_words = [(False, tuple(w for w in degree["no_phrases"] if len(w) > 1)),
+                             (True, tuple(w for w in degree["yes_phrases"] if len(w) > 1))]
         self.degree_topic = words([*degree["topic"], *degree["no_phrases"],
                                    *degree["yes_phrases"]])
         self.long_topics = tuple(w for w in degree["topic"] if len(w) > 1)
@@ -48,6 +49,8 @@ class PersonReader:
         self.breaks = frozenset(lexicon["clause_breaks"])
         self.places = tuple(w for w in lexicon["where_obtained"]["other_place"] if len(w) > 1)
         self.others = frozenset(lexicon["others"])
+        self.selves = frozenset(lexicon["selves"])
+        self.proxies = frozenset(lexicon["proxies"])
         self.post_words = frozenset(lexicon["post_words"])
         self.post_verbs = tuple(w for w in lexicon["post_words"] if len(w) == 1 and w != "在")
         self.posts = tuple(lexicon["posts"])
@@ -55,14 +58,34 @@ class PersonReader:
         # no present post
         self.past = words((*lexicon["past_markers"], *lexicon["where_obtained"]["verbs"]))
         self.negations = frozenset(lexicon["negations"])
+        self.correction = words(lexicon["intents"]["correction"])
 
     def own(self, said: Said) -> Said:
-        """The clauses about the person themself: 「同事做行政的」 says nothing of their post."""
-        clauses = said.clauses(self.breaks)
-        if not any(t in self.others for c in clauses for t in c.tokens):
+        """The clauses about the person themself: 「同事做行政的」 says nothing of their post. A
+        clause about someone else carries on to the next ones of its sentence until the person
+        speaks of themself again (「我老婆学的英语,在外企做行政。我是…」)."""
+        if not any(t in self.others for t in said.tokens):
             return said
-        kept = [c for c in clauses if not any(t in self.others for t in c.tokens)]
-        return Said(tuple(t for c in kept for t in (*c.tokens, ",")))
+        if any(t in self.proxies for t in said.tokens[:4]):
+            return said  # 「帮我老公问一下,他是…」: asked for someone, their facts are the facts
+        first = said.clauses(self.breaks)[0].tokens if said.clauses(self.breaks) else ()
+        if any(t in self.others for t in first) and not any(t in self.selves for t in said.tokens):
+            return said  # 「她刚说是一级的,本科学的消防」: all of it is about the one asked for
+        kept: list[str] = []
+        other, at = False, 0
+        for clause in said.clauses(self.breaks):
+            while said.tokens[at] != clause.tokens[0]:  # where this clause starts
+                at += 1
+            if any(t in self.others for t in clause.tokens):
+                other = True
+            elif any(t in self.selves for t in clause.tokens):
+                other = False
+            if not other:
+                kept += [*clause.tokens, ","]
+            at += len(clause.tokens)
+            if at < len(said.tokens) and any(m in said.tokens[at] for m in "。!?;"):
+                other = False  # a new sentence
+        return Said(tuple(kept))
 
     # --- generic ---------------------------------------------------------------------------
 
@@ -75,9 +98,17 @@ class PersonReader:
         「不,做销售」 — not the 在 of 「在市政府上班」 or the 好 of 「天气很好」."""
         if self.says_unknown(said):
             return UNKNOWN
+        # 「对口…哦不对,现在调岗了,不对口」: what follows the correction counts
+        after = self.correction.last(said)
+        if after is not None and after + 1 < len(said.tokens):
+            said = Said(said.tokens[after + 1:])
+        nos = self.no.matches(said)
+        starts = {a for a, _ in nos}
+        if any(b in starts and said.tokens[b - 1] in self.negations for _, b in nos):
+            return True  # 「不是不对口」, 「没有不对口」: a no denied
         for value, words in ((False, self.no), (True, self.yes)):
             if any(b - a > 1 or len(said.tokens[a]) > 1 or a == 0
-                   for a, b in words.matches(said)):
+                   for a, b in (nos if not value else words.matches(said))):
                 return value
         return None
 
@@ -116,10 +147,16 @@ class PersonReader:
         place stated wins over a 不清楚 said beside it (「不太清楚,好像是回老家考的」)."""
         if not answering and not self.where["topic"].found_in(said):
             return None
-        value = self._where(said, answering)
+        value = self._where(self._undenied(said), answering)
         if answering and value in (None, UNKNOWN) and self.says_unknown(said):
             return UNKNOWN
         return value
+
+    def _undenied(self, said: Said) -> Said:
+        """Without the places denied (「不是外地考的,是在上海考的」 names no other place)."""
+        denied = {a for a, _ in self.where["other_place"].matches(said)
+                  if a and said.tokens[a - 1] in self.negations}
+        return Said(tuple(" " if i in denied else t for i, t in enumerate(said.tokens)))
 
     def _where(self, said: Said, answering: bool) -> str | None:
         w = self.where
@@ -175,8 +212,8 @@ class PersonReader:
             return True  # 「在的」
         return self.yes_no(said) if answering else None
 
-    def job_match(self, said: Said, answering: bool,
-                  fields: tuple[str, ...] = ()) -> bool | str | None:
+    def job_match(self, said: Said, answering: bool, fields: tuple[str, ...] = (),
+                  names: frozenset[str] = frozenset()) -> bool | str | None:
         """Whether the post matches the certificate (对口): from words about it (对口, 不相符),
         a job plainly outside any field (「现在在4S店卖车」), or a post described with a word of
         the certificate's field (``fields``: 「在医院护理部」 for 主管护师)."""
@@ -193,7 +230,7 @@ class PersonReader:
                     return self.yes_no(clause)
         if value is None and fields and self._other_post(said, fields, answering):
             return False  # 「在物业公司做保安队长」: the post is 保安, whatever the workplace
-        if value is not False and fields and self._post_in(said, fields, answering):
+        if value is not False and fields and self._post_in(said, fields, answering, names):
             return True
         return value
 
@@ -212,10 +249,20 @@ class PersonReader:
         return [c for c in clauses if any(  # a work word, or a word a work verb starts (开车)
             t in self.post_words or t.startswith(self.post_verbs) for t in c.tokens)]
 
-    def _post_in(self, said: Said, fields: tuple[str, ...], answering: bool) -> bool:
-        """A post described with a field word (「在医院护理部」 for 主管护师)."""
-        clauses = self._posts(said, answering)
-        return any(word in c.text for c in clauses for word in fields)
+    def _post_in(self, said: Said, fields: tuple[str, ...], answering: bool,
+                 names: frozenset[str]) -> bool:
+        """A post described with a field word (「在医院护理部」 for 主管护师); ``names``: the
+        certificate names said, no post by themselves."""
+        return any(word in self._described(c, names) for c in self._posts(said, answering)
+                   for word in fields)
+
+    def _described(self, clause: Said, names: frozenset[str]) -> str:
+        """What a clause says of a post: with a work verb (做, 当, 从事 …) all of it; with a bare
+        在 not the certificate's own name (「热处理工在不在目录」 describes no post)."""
+        if any((t in self.post_words and t != "在") or t.startswith(self.post_verbs)
+               for t in clause.tokens):
+            return clause.text
+        return "".join(t for t in clause.tokens if t not in names)
 
 
 def _starting(said: Said, words: tuple[str, ...]) -> list[tuple[int, int]]:

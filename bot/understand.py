@@ -22,7 +22,7 @@ from bot.person import UNKNOWN, PersonReader
 from bot.text import Said, WordIndex, Words, normalise
 from bot.vocabulary import dictionary_words, field_words, lexicon_phrases
 
-_CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}")
+_CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}|(?<!\d)\d{7}(?!\d)")  # 6-25-02-04 or 6250204
 _WORD = re.compile(r"^\w+$")
 _DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
 _POINTS_SAID = re.compile(r"(\d{2,3})\s*分")
@@ -166,12 +166,23 @@ class Understander:
         correction = self.intents["correction"].found_in(said)
         level_words = self._level_words(said, correction)
         code = _CODE.search(text)
+        code_row = self._code_row(code[0]) if code else None  # a number that is no code: none
         after = self.intents["correction"].last(said) if correction else None
         residue = self._unknown_name(tokens)
-        match, unknown_title = self._match(text, tokens, level_words, ctx.asking,
-                                           bool(code or digit), after, residue)
+        # 「我老婆走人才引进,她有ACCA;我自己是中级审计师」: the person's own clauses name
+        # their certificate and purpose; other people's only when theirs name none
+        own = self.person.own(said) if ctx.asking is None else said
+        match, unknown_title = None, ""
+        if own is not said:
+            match, unknown_title = self._match(own.text, list(own.tokens), level_words,
+                                               ctx.asking, bool(code_row or digit), None, "")
+        if match is None:
+            match, unknown_title = self._match(text, tokens, level_words, ctx.asking,
+                                               bool(code_row or digit), after, residue)
         residue = unknown_title or residue
-        purpose, vague = self._purpose(said, correction)
+        purpose, vague = self._purpose(own, correction)
+        if purpose is None and own is not said:
+            purpose, vague = self._purpose(said, correction)
         if purpose is None and _POINTS_SAID.search(text):  # 「是不是加140分」 speaks of 积分
             purpose, vague = "points", False
         both = purpose is None and self.purpose_both.found_in(said)
@@ -184,7 +195,7 @@ class Understander:
             settle_assumed=purpose == "settle" and self._settle_assumed(said),
             both_purposes=both,
             months_said=self._months_said(text, facts, ctx),
-            code_row=self.codes.get(code[0]) if code else None,
+            code_row=code_row,
             unknown=self.person.says_unknown(said), cert_hint=self._cert_hint(tokens, residue),
             level_words=level_words,
             level_professional=_last(level_words, self.matcher.prof_levels),
@@ -200,6 +211,12 @@ class Understander:
         )
 
     # --- parts -------------------------------------------------------------------------------
+
+    def _code_row(self, code: str) -> str | None:
+        """The 临港 row of an occupation code, written with dashes or without (6250204)."""
+        if "-" not in code:
+            code = f"{code[0]}-{code[1:3]}-{code[3:5]}-{code[5:]}"
+        return self.codes.get(code)
 
     def _split_certificate_words(self, tokens: list[str]) -> list[str]:
         """「电工证」 is 电工 + 证 when 电工 is a known name and 电工证 is not."""
@@ -263,6 +280,9 @@ class Understander:
         工程师」 is no 工程师: it is returned as the name not recognised)."""
         if coded:
             return None, ""
+        index = self.matcher.index  # 「我是护师,还不是主管护师」: a name denied is not held
+        tokens = [" " if i and t in index and tokens[i - 1] in self.negations else t
+                  for i, t in enumerate(tokens)]
         if after:  # 「二建……不对,我是一建」: the name said after the correction counts
             later = self.matcher.find("".join(tokens[after:]), tokens[after:], None,
                                       list(level_words))
@@ -344,7 +364,8 @@ class Understander:
             "social_insurance": self.insurance.read(
                 said.text, asking == "social_insurance", ctx.asked_multiple),
             "job_match": person.job_match(posts, asking == "job_match",
-                                          self.fields.get(self._row(match, ctx), ())),
+                                          self.fields.get(self._row(match, ctx), ()),
+                                          frozenset((match.surface,)) if match else frozenset()),
             "stem_degree": person.stem_degree(said, asking == "stem_degree"),
             "where_obtained": person.where_obtained(said, asking == "where_obtained"),
             "at_firm": person.at_firm(said, asking == "at_firm"),
