@@ -55,6 +55,8 @@ _DATES = re.compile(f"[{chr(_DATE_MARK)}-{chr(_DATE_MARK + MAX_MARKS - 1)}]")
 _WINDOWS = re.compile(f"[{chr(_WINDOW_MARK)}-{chr(_WINDOW_MARK + MAX_MARKS - 1)}]")
 _PUNCTUATION = r"[,,。;;!!??、\n]+"
 _MULTIPLE = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,3})?)\s*倍")
+# 「社平的1.3」: a number right after the city average is a multiple of it
+_OF_AVERAGE = re.compile(r"(社平(?:工资)?的?)\s*(\d(?:\.\d{1,3})?)(?![\d.]|\s*(?:个|年|月|倍|%))")
 _YEARS_MONTHS = re.compile(r"(?<![\d.])(\d{1,3})\s*年\s*(?:零|又)?\s*(\d{1,2})\s*个?月")
 _MONTHS = re.compile(r"(?<![\d.])(\d{1,4})\s*个?月")
 _YEARS = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,2})?)\s*年")
@@ -126,7 +128,7 @@ class InsuranceReader:
         self.words = {key: _Phrases(si[key]) for key in (
             "always", "whole_year", "nearly", "rest", "city_average", "minimum",
             "below_average", "below", "gap", "only", "correction", "topic", "loose_topic",
-            "denied")}
+            "denied", "since_then")}
         self.unknown = _Phrases([*answers["unknown"], *si["unknown"]])
         # a yes or no word counts anywhere; a single character only at the start (没, 不 …)
         self.answer_words = [
@@ -153,7 +155,7 @@ class InsuranceReader:
         if not answering and not self.words["topic"].found_in(text):
             return None
         # 「具体不清楚,HR说一直1.5倍」: what is stated is read; 不清楚 only when nothing is
-        text = arabic_numerals(text)
+        text = _OF_AVERAGE.sub(r"\1\2倍", arabic_numerals(text))
         today = self.clock()
         corrected = self.words["correction"].last_end(text)
         if corrected is not None:
@@ -244,6 +246,9 @@ class InsuranceReader:
                 continue
             for part in parts:
                 segment, latest = self._segment(part, said, always_anywhere and len(parts) == 1)
+                if segment is not None and segments and segment[0] == ALL_MONTHS \
+                        and self.words["since_then"].found_in(part):
+                    continue  # 「2024年3月开始才到1.3倍,之后一直是1.3倍」: the same months
                 if segment is not None:
                     recent += [len(segments)] if latest else []
                     segments.append(segment)

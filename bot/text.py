@@ -33,6 +33,7 @@ _INVISIBLE = re.compile(
 # name typed apart (zhongji kuaiji); a longer latin run is a sentence (Can CPA be used …)
 _GLUE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f]|\d)")
 # a space between Chinese words is how chat separates clauses (「在化工厂当主管 我学的是营销」)
+_LATIN = re.compile(r"^[a-z]+$")
 _CLAUSE_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 _LATIN_PAIR = re.compile(r"(?<![a-z] )(?<![a-z])([a-z]+) +([a-z]+)(?![a-z])(?! +[a-z])")
 
@@ -86,18 +87,34 @@ class Segmenter:
         jieba.setLogLevel(logging.WARNING)
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.initialize()
-        for word in sorted({w for w in words if w and " " not in w}):
+        known = sorted({w for w in words if w and " " not in w})
+        for word in known:
             freq = max(self._tokenizer.suggest_freq(word), DOMAIN_WORD_FREQ)
             self._tokenizer.add_word(word, freq)
+        self._latin = frozenset(w for w in known if w.isascii())
 
     def cut(self, text: str) -> list[str]:
         """Tokens of ``text``. Parentheses are dropped (建造师(一级) reads as 建造师一级); a space
-        between Chinese words separates clauses (a ``,`` token); other spaces go (CATTI 2级
-        reads as catti2级, zhongji kuaiji as zhongjikuaiji)."""
+        between Chinese words separates clauses (a ``,`` token); spaces before digits or Chinese
+        go (CATTI 2级 reads as catti2级); two latin words are one only when they spell a known
+        name (zhongji kuaiji); a latin word stays whole (social holds no cia)."""
         text = _CLAUSE_SPACE.sub(",", text.replace("(", "").replace(")", ""))
         text = _GLUE_SPACE.sub("", text)
-        text = _LATIN_PAIR.sub(r"\1\2", text)
-        return [t for t in self._tokenizer.cut(text, HMM=False) if not t.isspace()]
+        text = _LATIN_PAIR.sub(
+            lambda m: m[1] + m[2] if m[1] + m[2] in self._latin else m[0], text)
+        out: list[str] = []
+        end = -1
+        for word, start, stop in self._tokenizer.tokenize(text, HMM=False):
+            if word.isspace():
+                continue
+            if out and start == end and _LATIN.match(word) and _LATIN.match(out[-1]) \
+                    and out[-1] + word not in self._latin and (out[-1] not in self._latin
+                                                              or word not in self._latin):
+                out[-1] += word  # jieba cut a latin word at a known name inside it
+            else:
+                out.append(word)
+            end = stop
+        return out
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,8 @@ class Understander:
         if match is not None and match.target.startswith("title#") and not match.fuzzy:
             at = tokens.index(match.surface) if match.surface in tokens else 0
             before = tokens[at - 1] if at else ""
-            if len(before) > 1 and before not in self.matcher.vocabulary and _WORD.match(before):
+            if len(before) > 1 and before not in self.matcher.vocabulary and _WORD.match(before) \
+                    and not before.isascii():  # 「Mechanical 工程师」 is an engineer
                 # 「元宇宙应用工程师」: a title word inside a name the bot does not know
                 start = at
                 while start and tokens[start - 1] not in self.matcher.vocabulary \
