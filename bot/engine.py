@@ -151,6 +151,8 @@ class Engine:
         if u.match is None and u.cert_hint and not facts.get("credential") and (
                 u.purpose or u.vague_purpose or u.intent == "lookup"):
             conv["not_found"] = u.residue
+            if u.intent == "lookup":  # 「X在目录里吗」: the full name, once given, is looked up
+                conv["lookup"] = True
         return self._advance(conv, u, [])
 
     def _answer(self, conv: State, u: Understanding, asking: str | None) -> Step:
@@ -158,6 +160,10 @@ class Engine:
         assert asking is not None
         facts, notes = conv["facts"], list[str]()
         if asking == "credential":
+            if u.match is not None and conv.pop("lookup", False) and not u.purpose:
+                conv["state"] = self.dialog.move(conv["state"], "answered")
+                conv["asked"] = []
+                return self._lookup(conv, u, None)  # the name asked for, for a lookup
             if u.match is not None:
                 self.memory.new_credential(conv, u)
             elif facts.get("credential"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.knowledge import normalise_name
 from bot.text import Said, WordIndex, Words
 
 UNKNOWN = "unknown"
@@ -22,8 +23,8 @@ class PersonReader:
 
     def __init__(self, lexicon: Mapping[str, Any], index: WordIndex | None = None) -> None:
         """``index``: shared with the message's other phrase sets (one pass per message)."""
-        def words(items: Any) -> Words:
-            return Words(items, index)
+        def words(items: Any) -> Words:  # compared as messages are: lower case, no spaces
+            return Words((normalise_name(w) for w in items), index)
 
         answers = lexicon["answers"]
         self.unknown, self.no, self.yes = (words(answers[k]) for k in ("unknown", "no", "yes"))
@@ -98,10 +99,10 @@ class PersonReader:
         「不,做销售」 — not the 在 of 「在市政府上班」 or the 好 of 「天气很好」."""
         if self.says_unknown(said):
             return UNKNOWN
-        # 「对口…哦不对,现在调岗了,不对口」: what follows the correction counts
-        after = self.correction.last(said)
-        if after is not None and after + 1 < len(said.tokens):
-            said = Said(said.tokens[after + 1:])
+        # 「对口…哦不对,现在调岗了,不对口」: what follows the last correction counts
+        corrections = self.correction.matches(said)
+        if corrections and corrections[-1][1] < len(said.tokens):
+            said = Said(said.tokens[corrections[-1][1]:])
         nos = self.no.matches(said)
         starts = {a for a, _ in nos}
         if any(b in starts and said.tokens[b - 1] in self.negations for _, b in nos):

@@ -22,6 +22,7 @@ from bot.person import UNKNOWN, PersonReader
 from bot.text import Said, WordIndex, Words, normalise
 from bot.vocabulary import dictionary_words, field_words, lexicon_phrases
 
+_LATIN_WORDS = re.compile(r"[a-z]{2,} +[a-z0-9]|\dx\b")
 _CODE = re.compile(r"\d-\d{2}-\d{2}-\d{2}|(?<!\d)\d{7}(?!\d)")  # 6-25-02-04 or 6250204
 _WORD = re.compile(r"^\w+$")
 _DIGIT_ANSWER = re.compile(r"^(?:选|选择|第)?\s*([1-9])\s*(?:个|项|号)?\s*[.。!!]?$")
@@ -188,7 +189,7 @@ class Understander:
         both = purpose is None and self.purpose_both.found_in(said)
         if both:  # 「两个都想知道」: 积分 first, 居转户 on request
             purpose, vague = "points", False
-        facts = self._facts(said, match, ctx)
+        facts = self._facts(said, match, ctx, text)
         return Understanding(
             text=text, intent=self._intent(said), match=match, purpose=purpose,
             vague_purpose=vague, facts=facts, correction=correction,
@@ -353,7 +354,10 @@ class Understander:
             t in self.cert_words and tokens[i - 1] not in vocabulary and tokens[i - 1].isalnum()
             for i, t in enumerate(tokens) if i)
 
-    def _facts(self, said: Said, match: Match | None, ctx: Context) -> dict[str, Any]:
+    def _facts(self, said: Said, match: Match | None, ctx: Context,
+               english: str = "") -> dict[str, Any]:
+        """Every fact the message states; ``english``: the text with its spaces, read for
+        social insurance when it has latin words (「1.5x for 5 years」)."""
         asking, person = ctx.asking, self.person
         if asking is None:
             said = person.own(said)
@@ -363,7 +367,8 @@ class Understander:
             said = Said(tuple(" " if t == match.surface else t for t in said.tokens))
         found: dict[str, Any] = {
             "social_insurance": self.insurance.read(
-                said.text, asking == "social_insurance", ctx.asked_multiple),
+                english if _LATIN_WORDS.search(english) else said.text,
+                asking == "social_insurance", ctx.asked_multiple),
             "job_match": person.job_match(posts, asking == "job_match",
                                           self.fields.get(self._row(match, ctx), ()),
                                           frozenset((match.surface,)) if match else frozenset()),
