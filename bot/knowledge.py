@@ -249,7 +249,7 @@ LEXICON_SECTIONS = (
     "where_obtained", "firm", "social_insurance", "intents", "certificate_hints",
     "certificate_words", "catalogue_words", "job_change", "confusables", "post_words",
     "clause_breaks", "negations", "job_topic", "generic_titles", "others", "level_asked_before",
-    "field_stopwords", "posts", "past_markers", "purpose_both", "selves", "proxies",
+    "field_stopwords", "posts", "past_markers", "purpose_both", "selves", "proxies", "compounds",
     "function_words",
 )
 

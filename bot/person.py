@@ -58,6 +58,7 @@ class PersonReader:
         # clauses about a past post or about obtaining the certificate (「在上海考的」) describe
         # no present post
         self.past = words((*lexicon["past_markers"], *lexicon["where_obtained"]["verbs"]))
+        self.past_time = words(lexicon["past_markers"])
         self.negations = frozenset(lexicon["negations"])
         self.correction = words(lexicon["intents"]["correction"])
 
@@ -185,6 +186,12 @@ class PersonReader:
                 return "other_province_while_shanghai"
             if near_sh is not None and (near_before is None or near_sh < near_before):
                 return "other_province_while_shanghai"
+            first_verb = min((start for start, _ in verbs), default=verb)
+            for _, end in others:  # 「在安徽修车时考的」: working there at the time
+                between = [t for t, at in zip(said.tokens, said.edges[:-1], strict=True)
+                           if end <= at < first_verb]
+                if self.past_time.found_in(Said(tuple(between))):
+                    return "elsewhere_before"
             if near_before is not None or later:
                 return "elsewhere_before"
             return "elsewhere"
@@ -220,8 +227,9 @@ class PersonReader:
         the certificate's field (``fields``: 「在医院护理部」 for 主管护师)."""
         if answering and self.says_unknown(said):
             return UNKNOWN
-        if self.job_change.found_in(said):
-            return False
+        if self.job_change.found_in(said) and not (
+                fields and self._post_in(said, fields, True, names)):
+            return False  # 「转行做销售了」; but 「后来转行做配电设计」 is in the field again
         value: bool | str | None = None
         if answering:
             value = self.yes_no(said)

@@ -39,6 +39,7 @@ def dictionary_words(lex: Mapping[str, Any], phrases: list[str]) -> list[str]:
     negating = {w for w in lex["answers"]["no"] if len(w) == 1}
     whole = [p for p in phrases if len(p) <= MAX_DICTIONARY_PHRASE and p[0] in negating]
     whole += [normalise_name(w) for items in lex["purposes"].values() for w in items]
+    whole += [normalise_name(w) for w in lex["compounds"]]  # 二级医院 holds no level
     return whole + [normalise_name(w) for w in lex["firm"]["yes"]]
 
 
