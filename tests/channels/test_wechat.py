@@ -36,23 +36,13 @@ from bot.channels.wechat_text import (
 from bot.protocol import Reply
 from bot.store import MemoryStore, SqliteStore
 
+from .answers import MAX_REPLIES, SLOT_ANSWERS
 from .wechat_client import ACCOUNT, FakeWeChat, message_xml, serve, sign
 
 TOKEN = "luohu-test-token"
 APP_ID = "wx0123456789abcdef"
 AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")  # 43 characters
 OPENING = "中级会计能积分吗"
-MAX_REPLIES = 10  # PROTOCOL.md: a case fails without a result after 10 replies
-SLOT_ANSWERS = {
-    "purpose": "积分",
-    "credential": "中级会计",
-    "level": "中级",
-    "social_insurance": "最近四年里有40个月社保基数在1.3倍以上",
-    "job_match": "对口",
-    "stem_degree": "是理工类",
-    "where_obtained": "在上海工作期间在上海考的",
-    "at_firm": "是",
-}
 MENU = ("积分", "居转户", "人才引进")
 
 

@@ -42,23 +42,13 @@ from bot.engine import Engine
 from bot.protocol import Reply
 from bot.store import MemoryStore, SqliteStore, person_key
 
+from .answers import MAX_REPLIES, SLOT_ANSWERS
 from .wechat_client import serve
 from .wecom_client import FakeWeCom, callback
 
 TOKEN = "luohu-wecom-token"
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")  # 43 characters
 GROUP = "wrkSFfCgAAtMQKg4xopw"
-MAX_REPLIES = 10  # PROTOCOL.md: a case fails without a result after 10 replies
-SLOT_ANSWERS = {
-    "purpose": "积分",
-    "credential": "中级会计",
-    "level": "中级",
-    "social_insurance": "最近四年里有40个月社保基数在1.3倍以上",
-    "job_match": "对口",
-    "stem_degree": "是理工类",
-    "where_obtained": "在上海工作期间在上海考的",
-    "at_firm": "是",
-}
 MENU = ("积分", "居转户", "人才引进")
 SECRET = "SECRET-TEXT"
 
