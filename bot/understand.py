@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.insurance import InsuranceReader
 from bot.knowledge import Knowledge, normalise_name
 from bot.matching import Match, Matcher
+from bot.naming import NameReader
 from bot.person import UNKNOWN, PersonReader
 from bot.text import Said, WordIndex, Words, normalise
 from bot.vocabulary import dictionary_words, field_words, lexicon_phrases
@@ -119,6 +120,7 @@ class Understander:
         index = WordIndex()  # every phrase set below is found in one pass over a message
         phrases = lexicon_phrases(lex)
         self.matcher = Matcher(kb, phrases, dictionary_words(lex, phrases))
+        self.names = NameReader(self.matcher, lex, phrases)
 
         def words(items: Any) -> Words:
             return Words((normalise_name(w) for w in items), index)
@@ -134,12 +136,6 @@ class Understander:
                                 for key, items in lex["catalogue_words"].items()]
         self.sub_questions = {kind: words(items)
                               for kind, items in lex.get("sub_questions", {}).items()}
-        self.generic_titles = frozenset(normalise_name(w) for w in lex["generic_titles"])
-        self.cert_hints = tuple(lex["certificate_hints"])
-        self.post_words = frozenset(normalise_name(w) for w in lex["post_words"])
-        self.cert_words = frozenset(normalise_name(w) for w in lex["certificate_words"])
-        self.cert_suffixes = sorted(self.cert_words, key=len, reverse=True)
-        self.plain_words = frozenset(normalise_name(p) for p in phrases)
         self.person = PersonReader(lex, index)
         windows = [int(rule.params["window_months"]) for rule in kb.rules()
                    if rule.check == "social_insurance"]
@@ -162,23 +158,23 @@ class Understander:
             digit = None
         if not text:
             return Understanding(text="")
-        tokens = self._split_certificate_words(self.matcher.tokens(text))
+        tokens = self.names.split_certificate_words(self.matcher.tokens(text))
         said = Said(tuple(tokens))
         correction = self.intents["correction"].found_in(said)
         level_words = self._level_words(said, correction)
         code = _CODE.search(text)
         code_row = self._code_row(code[0]) if code else None  # a number that is no code: none
         after = self.intents["correction"].last(said) if correction else None
-        residue = self._unknown_name(tokens)
+        residue = self.names.unknown_name(tokens)
         # 「我老婆走人才引进,她有ACCA;我自己是中级审计师」: the person's own clauses name
         # their certificate and purpose; other people's only when theirs name none
         own = self.person.own(said) if ctx.asking is None else said
         match, unknown_title = None, ""
         if own is not said:
-            match, unknown_title = self._match(own.text, list(own.tokens), level_words,
+            match, unknown_title = self.names.match(own.text, list(own.tokens), level_words,
                                                ctx.asking, bool(code_row or digit), None, "")
         if match is None:
-            match, unknown_title = self._match(text, tokens, level_words, ctx.asking,
+            match, unknown_title = self.names.match(text, tokens, level_words, ctx.asking,
                                                bool(code_row or digit), after, residue)
         residue = unknown_title or residue
         purpose, vague = self._purpose(own, correction)
@@ -197,18 +193,19 @@ class Understander:
             both_purposes=both,
             months_said=self._months_said(text, facts, ctx),
             code_row=code_row,
-            unknown=self.person.says_unknown(said), cert_hint=self._cert_hint(tokens, residue),
+            unknown=self.person.says_unknown(said),
+            cert_hint=self.names.cert_hint(tokens, residue),
             level_words=level_words,
             level_professional=_last(level_words, self.matcher.prof_levels),
             level_skill=_last(level_words, self.matcher.skill_levels),
             residue=residue, question=self.intents["question"].found_in(said),
             asks_eligibility=self.intents["eligibility"].found_in(said),
-            also=self._also(tokens, match),
+            also=self.names.also(tokens, match),
             catalogue=next((k for k, w in self.catalogue_words if w.found_in(said)), None),
             notes_about=tuple(i for i, w in self.note_topics if w.found_in(said)),
             background_about=tuple(i for i, w in self.fact_topics if w.found_in(said)),
             asks=self._asks(said, text),
-            generic_title=match is not None and match.surface in self.generic_titles,
+            generic_title=match is not None and match.surface in self.names.generic_titles,
         )
 
     # --- parts -------------------------------------------------------------------------------
@@ -218,15 +215,6 @@ class Understander:
         if "-" not in code:
             code = f"{code[0]}-{code[1:3]}-{code[3:5]}-{code[5:]}"
         return self.codes.get(code)
-
-    def _split_certificate_words(self, tokens: list[str]) -> list[str]:
-        """「电工证」 is 电工 + 证 when 电工 is a known name and 电工证 is not."""
-        index, out = self.matcher.index, []
-        for token in tokens:
-            stem = next((token[:-len(w)] for w in self.cert_suffixes
-                         if token.endswith(w) and token[:-len(w)] in index), None)
-            out += [stem, token[len(stem):]] if stem and token not in index else [token]
-        return out
 
     def _intent(self, said: Said) -> str | None:
         length = len(said.text)
@@ -274,86 +262,6 @@ class Understander:
         after = [i for i in stated if i >= (start or 0)]
         return tuple(said.tokens[i] for i in (after or stated))
 
-    def _match(self, text: str, tokens: list[str], level_words: tuple[str, ...],
-               asking: str | None, coded: bool, after: int | None,
-               residue: str) -> tuple[Match | None, str]:
-        """The certificate named, and an unknown name that holds a title word (「元宇宙应用
-        工程师」 is no 工程师: it is returned as the name not recognised)."""
-        if coded:
-            return None, ""
-        index = self.matcher.index  # 「我是护师,还不是主管护师」: a name denied is not held
-        tokens = [" " if i and t in index and tokens[i - 1] in self.negations else t
-                  for i, t in enumerate(tokens)]
-        if after:  # 「二建……不对,我是一建」: the name said after the correction counts
-            later = self.matcher.find("".join(tokens[after:]), tokens[after:], None,
-                                      list(level_words))
-            if later is not None:
-                return later, ""
-        if asking not in (None, "credential"):  # an answer: only a name said in full counts
-            return self.matcher.find(text, tokens, None, list(level_words)), ""
-        fuzzy_ok = len(residue) >= 2 and (self._cert_hint(tokens, residue) or bool(level_words)
-                                          or asking == "credential")
-        fuzzy_text = "".join(t for t in tokens if t not in self.plain_words and _WORD.match(t))
-        match = self.matcher.find(text, tokens, fuzzy_text=fuzzy_text if fuzzy_ok else "",
-                                  level_words=list(level_words))
-        # 「注册会计帅」 holds 会计; 「监里工程师」 is no 监理: typed for 师, 理
-        if match is None or match.fuzzy or ":" in match.target or match.target.startswith(
-                "title#"):
-            canonical = text.translate(self.matcher.confusables)
-            again = self.matcher.find(canonical, None, None, list(level_words)) \
-                if canonical != text else None
-            if again is not None and not again.target.startswith(("unleveled:", "title#")) \
-                    and len(again.surface) > len(match.surface if match else ""):
-                return Match(again.target, again.surface, again.level, fuzzy=True), ""
-        if match is not None and match.target.startswith("title#") and not match.fuzzy:
-            at = tokens.index(match.surface) if match.surface in tokens else 0
-            before = tokens[at - 1] if at else ""
-            if len(before) > 1 and before not in self.matcher.vocabulary and _WORD.match(before) \
-                    and not before.isascii():  # 「Mechanical 工程师」 is an engineer
-                # 「元宇宙应用工程师」: a title word inside a name the bot does not know
-                start = at
-                while start and tokens[start - 1] not in self.matcher.vocabulary \
-                        and _WORD.match(tokens[start - 1]):
-                    start -= 1
-                return None, "".join(tokens[start:at + 1])
-        if match is not None and match.surface in self.generic_titles:
-            # 「中级职称(工程师)」: the series said beside the generic title is the title
-            named = [t for t in tokens if t != match.surface and t not in self.generic_titles
-                     and self.matcher.index.get(t, "").startswith("title#")]
-            if named:
-                match = self.matcher.resolve(self.matcher.index[named[0]], named[0],
-                                             list(level_words))
-        if match is not None and match.level is not None and (after or len(set(level_words)) > 1):
-            # several levels said: the last one counts (「三级吧……不对,是二级」)
-            match = self.matcher.resolve(match.target, match.surface, list(level_words[-1:]))
-        return match, ""
-
-    def _unknown_name(self, tokens: list[str]) -> str:
-        """The words no vocabulary knows, as the person wrote them (an unknown name?): the run
-        that looks like a certificate (房评师, 潜水教练), else the longest; a single known
-        character between unknown words stays in (评 in 房/评/师)."""
-        known = self.matcher.vocabulary
-        runs: list[list[str]] = [[]]
-        for i, token in enumerate(tokens):
-            unknown = token not in known and bool(_WORD.match(token))
-            inner = (len(token) == 1 and bool(runs[-1]) and i + 1 < len(tokens)
-                     and tokens[i + 1] not in known and bool(_WORD.match(tokens[i + 1])))
-            if unknown or inner:
-                runs[-1].append(token)
-            elif runs[-1]:
-                runs.append([])
-        names = ["".join(run) for run in runs if run]
-        hinted = [n for n in names if any(h in n for h in self.cert_hints)]
-        return max(hinted or names, key=len, default="")
-
-    def _cert_hint(self, tokens: list[str], residue: str) -> bool:
-        if any(hint in residue for hint in self.cert_hints):
-            return True
-        vocabulary = self.matcher.vocabulary
-        return len(residue) >= 2 and any(  # an unknown word right before 证/证书/资格
-            t in self.cert_words and tokens[i - 1] not in vocabulary and tokens[i - 1].isalnum()
-            for i, t in enumerate(tokens) if i)
-
     def _facts(self, said: Said, match: Match | None, ctx: Context,
                english: str = "") -> dict[str, Any]:
         """Every fact the message states; ``english``: the text with its spaces, read for
@@ -398,16 +306,6 @@ class Understander:
                 "title#intermediate", "title#senior"):
             return next((row for ending, row in self.title_rows if surface.endswith(ending)), "")
         return ctx.row or ""
-
-    def _also(self, tokens: list[str], match: Match | None) -> tuple[str, ...]:
-        """Other certificates named in full (「一建和中级会计」): said back, not lost silently."""
-        if match is None:
-            return ()
-        index = self.matcher.index
-        named = [t for t in tokens if t in index and t != match.surface
-                 and index[t] != match.target
-                 and not index[t].startswith(("unleveled:", "title#"))]
-        return tuple(dict.fromkeys(named))
 
     def _asks(self, said: Said, text: str) -> dict[str, int | None]:
         asks: dict[str, int | None] = {}

@@ -99,7 +99,7 @@ MUTATIONS = (
              "    return values[-1] if values else None",
              "    return values[0] if values else None",
              "the first of two levels in an answer wins (「初级,去年考了中级」 read as 初级)"),
-    Mutation("last_level_match", "bot/understand.py",
+    Mutation("last_level_match", "bot/naming.py",
              "list(level_words[-1:])",
              "list(level_words[:1])",
              "the certificate is matched with the first level said, not the last"),
