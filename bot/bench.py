@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import importlib.util
 import json
 import os
 import platform
@@ -30,16 +29,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, NamedTuple
 
+from bot import bench_telegram
 from bot.assistant import Assistant, build_assistant, build_engine
+from bot.bench_replay import Message, load_cases, replay
 from bot.engine import Engine
 from bot.knowledge import name_index
 from bot.store import MemoryStore, SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_CASES = ROOT.parent / "shared" / "eval" / "dev.yaml"
-FAKE_TELEGRAM = ROOT / "tests" / "channels" / "fake_telegram.py"
-UNKNOWN = "不清楚"
-MAX_REPLIES = 10
 REPEATS = 5           # timed passes over the stream (medians over them)
 SPAWNS = 5            # start-up measurements (median)
 THROUGHPUT_S = 0.5    # length of one throughput measurement
@@ -58,12 +56,6 @@ for line in sys.stdin.buffer:
 """
 
 
-class Message(NamedTuple):
-    chat: str
-    user: str
-    text: str
-
-
 class Row(NamedTuple):
     figure: str
     measured: str
@@ -71,70 +63,6 @@ class Row(NamedTuple):
     floor: str
     ratio: str
     ok: str
-
-
-# --- the message stream ---------------------------------------------------------------------
-
-
-class _Persona:
-    """One persona case answering what the bot asks, as simulate.py's personas do."""
-
-    def __init__(self, case: dict[str, Any], chat: str) -> None:
-        self.case, self.chat, self.user = case, chat, f"u-{case['id']}"
-        self.stages: list[dict[str, Any]] = [case, *case.get("then", [])]
-        self.stage, self.replies = 0, 0
-        self.pending: str | None = case["open"]
-        self.passed = True
-
-    def take(self, reply: dict[str, Any]) -> None:
-        self.replies += 1
-        expect = self.stages[self.stage].get("expect", {})
-        result, asking = reply["result"], reply["asking"]
-        if result is not None or (expect.get("help") and asking is None):
-            self.passed &= result is None or _as_expected(result, expect)
-            self.stage += 1
-            done = self.stage >= len(self.stages)
-            self.pending = None if done else self.stages[self.stage]["say"]
-        elif asking is None or self.replies >= MAX_REPLIES:
-            self.passed, self.pending = False, None
-        else:
-            self.pending = self.case.get("say", {}).get(asking, UNKNOWN)
-
-
-def _as_expected(result: dict[str, Any], expect: dict[str, Any]) -> bool:
-    def among(key: str) -> bool:
-        want = expect[key]
-        return result[key] in (want if isinstance(want, list) else [want])
-
-    return (all(among(key) for key in ("verdict", "credential", "purpose") if key in expect)
-            and set(expect.get("reasons_include", [])) <= set(result["reasons"])
-            and set(expect.get("cites", [])) <= set(result["citations"]))
-
-
-def replay(assistant: Assistant, cases: list[dict[str, Any]]) -> tuple[
-        list[Message], list[dict[str, Any]], int]:
-    """Run the dialogs: (messages in order, the reply to each, number of cases as expected).
-
-    Cases of one ``group`` share a chat and take turns, as in simulate.py.
-    """
-    groups: dict[str, list[_Persona]] = {}
-    for case in cases:
-        chat = f"bench-{case.get('group') or case['id']}"
-        groups.setdefault(chat, []).append(_Persona(case, chat))
-    messages: list[Message] = []
-    replies: list[dict[str, Any]] = []
-    for members in groups.values():
-        while any(p.pending is not None for p in members):
-            for persona in members:
-                if persona.pending is None:
-                    continue
-                message = Message(persona.chat, persona.user, persona.pending)
-                reply = assistant.handle(*message).to_json(message.chat, message.user)
-                messages.append(message)
-                replies.append(reply)
-                persona.take(reply)
-    passed = sum(p.passed for members in groups.values() for p in members)
-    return messages, replies, passed
 
 
 # --- in-process timing ----------------------------------------------------------------------
@@ -285,93 +213,6 @@ def _vm_hwm_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc/<pid>/status")
 
 
-# --- the Telegram channel -------------------------------------------------------------------
-
-
-def _fake_telegram() -> tuple[ModuleType, ModuleType] | str:
-    """The fake Bot API and its object builders (the channel loads), or why they cannot be used."""
-    if not FAKE_TELEGRAM.exists() or not (ROOT / "bot" / "channels" / "telegram").is_dir():
-        return "not measured (telegram channel missing)"
-    try:
-        from bot.channels import telegram  # noqa: F401  (it must load)
-
-        sys.path.insert(0, str(ROOT / "tests"))  # the fake is part of the package tests.channels
-        try:
-            fake = importlib.import_module("channels.fake_telegram")
-            objects = importlib.import_module("channels.telegram_objects")
-        finally:
-            sys.path.remove(str(ROOT / "tests"))
-    except Exception as exc:  # a channel being written may not import yet: report, go on
-        return f"not measured (telegram channel does not load: {type(exc).__name__}: {exc})"
-    return fake, objects
-
-
-# The production application in its own process, as in production (Telegram is remote):
-# build_application with its standard transport (PTB's HTTPXRequest) and the inbox, Telegram's
-# overall 30 messages/s pacing switched off (a rate, not a cost), long polling the fake.
-TELEGRAM_BOT = """\
-import asyncio, os
-from bot.channels import telegram as tg
-settings = tg.Settings.from_env(os.environ)
-asyncio.run(tg.serve(tg.build_application(settings, pace=False), settings))
-"""
-# Floor: the same HTTP client posting one bare sendMessage per update to the same fake.
-TELEGRAM_FLOOR = """\
-import sys, time, httpx
-url, n = sys.argv[1], int(sys.argv[2])
-with httpx.Client() as client:
-    client.post(url, data={"chat_id": 1, "text": "warm"})
-    started = time.process_time_ns()
-    for i in range(n):
-        client.post(url, data={"chat_id": 1 + i, "text": "好"})
-    print(time.process_time_ns() - started)
-"""
-
-
-def _cpu_ns(pid: int) -> int:
-    """CPU time (user + system) used so far by process ``pid`` (Linux /proc), in ns."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-
-
-async def _telegram(fake: ModuleType, objects: ModuleType, stream: list[Message],
-                    store: Path) -> tuple[list[int], list[int], list[int]]:
-    """Per batch of updates: (bot CPU ns, wall ns end to end); CPU ns of bare sendMessage calls."""
-    people = {key: i for i, key in enumerate(dict.fromkeys((m.chat, m.user) for m in stream))}
-    cpu: list[int] = []
-    walls: list[int] = []
-    with fake.FakeBotApi() as api:
-        url = f"{api.base_url}{fake.TOKEN}/sendMessage"
-        floors = [int(subprocess.run(
-            [sys.executable, "-c", TELEGRAM_FLOOR, url, str(len(stream))], check=True,
-            capture_output=True, text=True).stdout) for _ in range(3)]
-        env = dict(os.environ, TELEGRAM_BOT_TOKEN=fake.TOKEN, TELEGRAM_BASE_URL=api.base_url,
-                   BOT_STORE=str(store), TELEGRAM_POLL_TIMEOUT="1")
-        proc = subprocess.Popen([sys.executable, "-c", TELEGRAM_BOT], cwd=ROOT, env=env,
-                                stderr=subprocess.DEVNULL)
-        try:
-            await api.wait_for(lambda a: a.calls("getUpdates"), 30, "the bot to poll")
-            for batch in range(REPEATS + 1):  # the first one warms up
-                base = 1_000_000 * (batch + 1)
-                sent = len(api.sent())
-                used, started = _cpu_ns(proc.pid), time.perf_counter_ns()
-                for message in stream:
-                    user = objects.person(base + people[message.chat, message.user], "用户")
-                    api.say(objects.private_chat(user), user, message.text)
-                await api.wait_sent(sent + len(stream), timeout=60)
-                if batch:
-                    walls.append(time.perf_counter_ns() - started)
-                    cpu.append(_cpu_ns(proc.pid) - used)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    return cpu, walls, floors
-
-
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -401,13 +242,6 @@ def table(rows: list[Row]) -> str:
              for r in [head, *rows]]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
-
-
-def load_cases(path: Path) -> list[dict[str, Any]]:
-    import yaml
-
-    with path.open(encoding="utf-8") as handle:
-        return list(yaml.safe_load(handle) or [])
 
 
 def profile(engine: Engine, stream: list[Message], top: int) -> None:
@@ -493,7 +327,7 @@ def main(argv: list[str]) -> int:
             "-", "-", _verdict(passed == len(cases) and same)),
     ]
     notes = []
-    fake = _fake_telegram()
+    fake = bench_telegram.load_fake()
     if isinstance(fake, str):
         rows.append(Row("telegram: CPU per update", fake, "<= 10 ms", "-", "-", "-"))
     else:
@@ -505,7 +339,7 @@ def main(argv: list[str]) -> int:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 cpu, walls, http = asyncio.run(
-                    _telegram(*fake, stream, Path(tmp) / "telegram.db"))
+                    bench_telegram.measure(*fake, stream, Path(tmp) / "telegram.db", REPEATS))
         finally:
             gc.unfreeze()
         per_update = statistics.median(cpu) / n
